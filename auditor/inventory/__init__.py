@@ -1,0 +1,2 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Inventory stage: syft runner, syft-json → packages, the inventory JSON format."""

@@ -1,0 +1,194 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Inventory stage: syft-json → our `Package` values, with the fixes syft needs.
+
+- each package is attributed to the layer that brought it (from our own unpack
+  provenance, not syft's, which only sees the squashed tree);
+- opkg packages (Yocto/OpenWrt images) come out of syft's dpkg cataloger twice (from
+  `status` and `info/*.control`), typed `deb`, with no purl and no license: they are
+  merged into one `opkg` package with a purl and the raw `License:` of its control data;
+- binary-classifier hits reached only through another binary's applet link (busybox's
+  `/bin/gzip` → `/bin/busybox`) are dropped: the file belongs to the package it is.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from pathlib import Path
+from typing import Any, Callable, Iterable
+from urllib.parse import quote
+
+from debian.deb822 import Deb822
+
+from ..model import NOASSERTION, License, Location, Package
+from ..rootpath import ImageRoot
+
+OPKG_DIRS = ("/var/lib/opkg/", "/usr/lib/opkg/", "/lib/opkg/")
+MULTI_CALL = frozenset({"busybox", "toybox"})
+SHARED_DB_NAMES = ("status", "installed", "Packages", "rpmdb.sqlite", "Packages.db")
+
+
+def _is_opkg(paths: Iterable[str]) -> bool:
+    return any(any(d in p for d in OPKG_DIRS) for p in paths)
+
+
+def _locations(art: dict[str, Any], layer_of: Callable[[str], str | None]) -> list[Location]:
+    out = []
+    for loc in art.get("locations") or ():
+        path = loc.get("path") or loc.get("accessPath")
+        if isinstance(path, str) and path:
+            out.append(Location(path=path, layer=layer_of(path)))
+    return out
+
+
+def _licenses(art: dict[str, Any], layer_of: Callable[[str], str | None]) -> list[License]:
+    out = []
+    for lic in art.get("licenses") or ():
+        value = lic.get("value")
+        if not isinstance(value, str) or not value.strip():
+            continue
+        evidence = tuple(Location(path=p, layer=layer_of(p)) for p in
+                         sorted({l.get("path") for l in lic.get("locations") or ()
+                                 if isinstance(l.get("path"), str)}))
+        out.append(License(value=value, spdx_expression=lic.get("spdxExpression") or NOASSERTION,
+                           kind=str(lic.get("type") or "declared"), method="syft",
+                           evidence=evidence))
+    return out
+
+
+def _distro(doc: dict[str, Any]) -> tuple[str, str]:
+    d = doc.get("distro") or {}
+    return str(d.get("id") or ""), str(d.get("versionID") or "")
+
+
+def _package_layer(locs: list[Location], shared: set[str], rank: dict[str, int]) -> str | None:
+    """The layer that brought a package: the lowest layer among its own evidence files
+    (lists, md5sums, copyright, binaries); shared databases only as a last resort."""
+    own = [l.layer for l in locs if l.path not in shared and l.layer]
+    pool = own or [l.layer for l in locs if l.layer]
+    return min(pool, key=lambda d: rank.get(d, 1 << 30)) if pool else None
+
+
+def build_packages(doc: dict[str, Any], *, root: Path, layer_of: Callable[[str], str | None],
+                   layer_order: list[str]) -> list[Package]:
+    rank = {d: i for i, d in enumerate(layer_order)}
+    arts = [a for a in doc.get("artifacts") or () if isinstance(a, dict)]
+    counts: dict[str, int] = defaultdict(int)
+    for a in arts:
+        for p in {l.get("path") for l in a.get("locations") or ()}:
+            if isinstance(p, str):
+                counts[p] += 1
+    shared = {p for p, n in counts.items() if n > 1 or p.rsplit("/", 1)[-1] in SHARED_DB_NAMES}
+    distro_id, distro_ver = _distro(doc)
+    img = ImageRoot(root)
+
+    merged: dict[tuple[str, str, str, str], Package] = {}
+    for a in arts:
+        locs = _locations(a, layer_of)
+        meta = a.get("metadata") or {}
+        ptype = str(a.get("type") or "")
+        name, version = str(a.get("name") or ""), str(a.get("version") or "")
+        arch = str(meta.get("architecture") or meta.get("arch") or "")
+        purl = str(a.get("purl") or "")
+        licenses = _licenses(a, layer_of)
+        if ptype == "deb" and _is_opkg(l.path for l in locs):
+            ptype = "opkg"
+            purl = purl or _opkg_purl(name, version, arch, distro_id, distro_ver)
+        pkg = Package(
+            name=name, version=version, type=ptype, purl=purl, layer=None,
+            architecture=arch,
+            source_name=str(meta.get("source") or meta.get("originPackage") or
+                            meta.get("sourceRpm") or ""),
+            source_version=str(meta.get("sourceVersion") or ""),
+            found_by=str(a.get("foundBy") or ""),
+            cpes=tuple(sorted({c.get("cpe", "") if isinstance(c, dict) else str(c)
+                               for c in a.get("cpes") or ()} - {""})),
+            licenses=tuple(licenses), locations=tuple(locs),
+        )
+        key = (ptype, name, version, arch)
+        if key in merged:  # opkg: the same package from status and from info/*.control
+            prev = merged[key]
+            pkg = Package(**{**_fields(prev), "locations": _uniq(prev.locations + pkg.locations),
+                             "licenses": _uniq(prev.licenses + pkg.licenses),
+                             "cpes": tuple(sorted(set(prev.cpes) | set(pkg.cpes))),
+                             "purl": prev.purl or pkg.purl})
+        merged[key] = pkg
+
+    out = []
+    for pkg in merged.values():
+        if pkg.type == "opkg" and not pkg.licenses:
+            pkg = Package(**{**_fields(pkg), "licenses": _opkg_licenses(img, pkg, layer_of)})
+        layer = _package_layer(list(pkg.locations), shared, rank)
+        out.append(Package(**{**_fields(pkg), "layer": layer,
+                              "locations": tuple(sorted(pkg.locations, key=lambda l: l.path))}))
+    out = _drop_applet_aliases(out, img)
+    return sorted(out, key=lambda p: (p.type, p.name, p.version, p.purl))
+
+
+def _fields(p: Package) -> dict[str, Any]:
+    return {f: getattr(p, f) for f in Package.__dataclass_fields__}
+
+
+def _uniq(items: tuple[Any, ...]) -> tuple[Any, ...]:
+    return tuple(dict.fromkeys(items))
+
+
+def _opkg_purl(name: str, version: str, arch: str, distro: str, distro_ver: str) -> str:
+    ns = quote(distro or "opkg", safe="")
+    qs = []
+    if arch:
+        qs.append("arch=" + quote(arch, safe=""))
+    if distro:
+        qs.append("distro=" + quote(f"{distro}-{distro_ver}" if distro_ver else distro, safe=""))
+    return (f"pkg:opkg/{ns}/{quote(name, safe='')}@{quote(version, safe='')}"
+            + ("?" + "&".join(qs) if qs else ""))
+
+
+def _opkg_licenses(img: ImageRoot, pkg: Package,
+                   layer_of: Callable[[str], str | None]) -> tuple[License, ...]:
+    """The raw `License:` field of an opkg package, from its control data in the image."""
+    for loc in sorted(pkg.locations, key=lambda l: (not l.path.endswith(".control"), l.path)):
+        data = img.read_bytes(loc.path)
+        if not data:
+            continue
+        for para in Deb822.iter_paragraphs(data.decode("utf-8", "replace")):
+            if para.get("Package") == pkg.name and para.get("License"):
+                return (License(value=para["License"].strip(), spdx_expression=NOASSERTION,
+                                kind="declared", method="opkg-control",
+                                evidence=(Location(path=loc.path, layer=layer_of(loc.path)),)),)
+    return ()
+
+
+def _drop_applet_aliases(pkgs: list[Package], img: ImageRoot) -> list[Package]:
+    """Drop binary-classifier packages whose only evidence is another package's binary,
+    reached through a symlink or hard link under a different name (busybox applets)."""
+    def inode(path: str) -> tuple[int, int] | None:
+        try:
+            st = os.stat(img.resolve(path))
+        except OSError:
+            return None
+        return (st.st_dev, st.st_ino)
+
+    binaries = [p for p in pkgs if p.found_by == "binary-classifier-cataloger"]
+    if len(binaries) < 2:
+        return pkgs
+    owner: dict[tuple[int, int], list[Package]] = defaultdict(list)
+    for p in binaries:
+        for loc in p.locations:
+            ino = inode(loc.path)
+            if ino:
+                owner[ino].append(p)
+    drop = set()
+    for ino, group in owner.items():
+        if len({p.name for p in group}) < 2:
+            continue
+        # the package named like one of the file's own (non-symlink) names is the real one;
+        # among hard links, the multi-call binary is
+        real = [p for p in group if any(
+            l.path.rsplit("/", 1)[-1] == p.name
+            and not os.path.islink(img.resolve(l.path, follow_final=False)) for l in p.locations)]
+        if len(real) > 1:
+            real = [p for p in real if p.name in MULTI_CALL] or real
+        if len(real) == 1:
+            drop.update(id(p) for p in group if p is not real[0])
+    return [p for p in pkgs if id(p) not in drop]

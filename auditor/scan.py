@@ -1,0 +1,155 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The scan pipeline: target → discovered images → unpacked, verified trees → inventory.
+
+TARGET is a rootfs directory, a rootfs tarball, a single image archive, an OCI layout or
+image store directory, or `docker:NAME:TAG`. Images are unpacked and catalogued in
+parallel (a bounded pool); each image is scanned once however often it is embedded.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import shutil
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+from . import __version__
+from .errors import InputError
+from .inventory import syft
+from .inventory.catalog import build_packages
+from .model import Image, Inventory
+from .sources.base import OpenContext, parse_json
+from .sources.blobs import compression_of, looks_like_tar
+from .sources.daemon import is_daemon_ref, open_daemon
+from .sources.discover import Discovery, Found, dedupe, discover, open_path
+from .sources.rootfs import detect_architecture
+from .unpack import Limits, extract_tarball, squash
+
+log = logging.getLogger(__name__)
+
+_HOST_ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386",
+              "riscv64": "riscv64", "ppc64le": "ppc64le", "s390x": "s390x"}
+
+Progress = Callable[[str, str], None]  # (event, image name): "start" | "done"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScanOptions:
+    work_dir: Path | None = None  # default: a private temp dir, removed afterwards
+    keep_work: bool = False
+    architecture: str = ""  # platform to pick from image indexes; default: the rootfs's
+    jobs: int = 0  # parallel images; 0 = one per core, at most 4
+    limits: Limits = field(default_factory=Limits)
+    syft_timeout: int = syft.DEFAULT_TIMEOUT
+
+
+def created_timestamp() -> str:
+    sde = os.environ.get("SOURCE_DATE_EPOCH")
+    if sde:
+        try:
+            t = int(sde)
+        except ValueError:
+            raise InputError(f"SOURCE_DATE_EPOCH: not an integer: {sde!r}") from None
+    else:
+        t = int(time.time())
+    return datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def host_architecture() -> str:
+    return _HOST_ARCH.get(platform.machine(), platform.machine())
+
+
+def _discover_target(target: str, work: Path, options: ScanOptions) -> tuple[Discovery, str]:
+    if is_daemon_ref(target):
+        images = open_daemon(target, work / "daemon")
+        return Discovery(images=tuple(dedupe(images)), declared=(), undeclared=()), (
+            options.architecture or host_architecture())
+    path = Path(target)
+    if not path.exists():
+        raise InputError(f"{target}: no such file or directory")
+    if path.is_dir():
+        ctx = OpenContext(root=None, architecture=options.architecture or host_architecture())
+        direct = open_path(path, ctx)
+        if direct is not None:
+            return Discovery(images=tuple(dedupe(direct)), declared=(), undeclared=()), (
+                ctx.architecture)
+        root = path
+    elif path.is_file():
+        ctx = OpenContext(root=None, architecture=options.architecture or host_architecture())
+        direct = open_path(path, ctx) if looks_like_tar(path) else None
+        if direct is not None:
+            return Discovery(images=tuple(dedupe(direct)), declared=(), undeclared=()), (
+                ctx.architecture)
+        if not (looks_like_tar(path) or compression_of(path)):
+            raise InputError(f"{target}: not a root filesystem, image archive or image store")
+        root = work / "rootfs"
+        extract_tarball(path, root, what=target, limits=options.limits)
+    else:
+        raise InputError(f"{target}: not a regular file or directory")
+    arch = options.architecture or detect_architecture(root) or host_architecture()
+    return discover(root, OpenContext(root=root, architecture=arch)), arch
+
+
+def _inventory_one(found: Found, work: Path, options: ScanOptions,
+                   progress: Progress | None) -> Image:
+    src = found.image
+    name = src.name
+    if progress:
+        progress("start", name)
+    dest = work / "images" / src.config_digest.replace(":", "-")
+    if dest.exists():
+        shutil.rmtree(dest)
+    tree = squash(src.layers, dest / "rootfs", what=f"{src.source}: image {name}",
+                  limits=options.limits)
+    doc = syft.scan_dir(tree.root, work=dest, name=name, timeout=options.syft_timeout)
+    packages = build_packages(doc, root=tree.root, layer_of=tree.layer_of,
+                              layer_order=[l.diff_id for l in tree.layers])
+    config = parse_json(src.config, f"{src.source}: config")
+    distro = doc.get("distro") or {}
+    if not options.keep_work:
+        shutil.rmtree(dest, ignore_errors=True)
+    if progress:
+        progress("done", name)
+    return Image(
+        name=name, tags=tuple(sorted(src.tags)), config_digest=src.config_digest,
+        manifest_digest=src.manifest_digest,
+        architecture=str(config.get("architecture") or src.platform.architecture),
+        os=str(config.get("os") or "linux"), source=src.source, embedding=src.embedding,
+        layers=tree.layers, packages=tuple(packages),
+        distro=" ".join(x for x in (distro.get("id"), distro.get("versionID")) if x),
+        also_found_at=found.also_found_at,
+        skipped_platforms=tuple(str(p) for p in src.skipped_platforms),
+        skipped_entries=tree.skipped,
+    )
+
+
+def scan(target: str, options: ScanOptions = ScanOptions(),
+         progress: Progress | None = None) -> Inventory:
+    own_work = options.work_dir is None
+    work = Path(tempfile.mkdtemp(prefix="container-audit-")) if own_work else Path(
+        options.work_dir)  # type: ignore[arg-type]
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        syft_version = syft.version(work)
+        found, arch = _discover_target(target, work, options)
+        jobs = options.jobs or max(1, min(4, os.cpu_count() or 1))
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            images = list(pool.map(lambda f: _inventory_one(f, work, options, progress),
+                                   found.images))
+    finally:
+        if own_work and not options.keep_work:
+            shutil.rmtree(work, ignore_errors=True)
+    return Inventory(
+        target=target, images=tuple(images), declared=found.declared,
+        undeclared=found.undeclared, architecture=arch,
+        tools=(("container-audit", __version__), ("syft", syft_version)),
+        created=created_timestamp(),
+    )
+
