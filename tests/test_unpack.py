@@ -10,7 +10,6 @@ import gzip
 import hashlib
 import io
 import os
-import tarfile
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -20,26 +19,7 @@ from hypothesis import given, settings, strategies as st
 from auditor.errors import DigestMismatchError, InputError, LimitExceededError, UnsafeInputError
 from auditor.model import LayerSource
 from auditor.unpack import Limits, squash
-
-
-def _tar(entries: list[tuple]) -> bytes:
-    """entries: (name, kind, payload) with kind file|dir|sym|hard|chr|fifo."""
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
-        for name, kind, payload in entries:
-            ti = tarfile.TarInfo(name)
-            ti.mode = 0o755 if kind == "dir" else 0o644
-            if kind == "file":
-                data = payload if isinstance(payload, bytes) else payload.encode()
-                ti.size = len(data)
-                tf.addfile(ti, io.BytesIO(data))
-                continue
-            ti.type = {"dir": tarfile.DIRTYPE, "sym": tarfile.SYMTYPE, "hard": tarfile.LNKTYPE,
-                       "chr": tarfile.CHRTYPE, "fifo": tarfile.FIFOTYPE}[kind]
-            if kind in ("sym", "hard"):
-                ti.linkname = payload
-            tf.addfile(ti)
-    return buf.getvalue()
+from tests.archive_tools import layer_tar as _tar
 
 
 def _layer(data: bytes, *, diff_id: str | None = None, digest: str = "", size: int = -1,
