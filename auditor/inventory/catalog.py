@@ -121,7 +121,7 @@ def build_packages(doc: dict[str, Any], *, root: Path, layer_of: Callable[[str],
         layer = _package_layer(list(pkg.locations), shared, rank)
         out.append(Package(**{**_fields(pkg), "layer": layer,
                               "locations": tuple(sorted(pkg.locations, key=lambda l: l.path))}))
-    out = _drop_applet_aliases(out, img)
+    out = _drop_applet_aliases(_drop_not_installed(out, img), img)
     return sorted(out, key=lambda p: (p.type, p.name, p.version, p.purl))
 
 
@@ -157,6 +157,35 @@ def _opkg_licenses(img: ImageRoot, pkg: Package,
                                 kind="declared", method="opkg-control",
                                 evidence=(Location(path=loc.path, layer=layer_of(loc.path)),)),)
     return ()
+
+
+_GONE = frozenset({"not-installed", "config-files"})
+
+
+def _drop_not_installed(pkgs: list[Package], img: ImageRoot) -> list[Package]:
+    """syft lists dpkg/opkg status entries whatever their state; an entry whose status is
+    `not-installed` or `config-files` has no files in the image and is not shipped."""
+    states: dict[str, dict[tuple[str, str], str]] = {}
+
+    def state(db: str, name: str, version: str) -> str:
+        if db not in states:
+            table: dict[tuple[str, str], str] = {}
+            data = img.read_bytes(db, limit=256 << 20) or b""
+            for para in Deb822.iter_paragraphs(data.decode("utf-8", "replace")):
+                status = para.get("Status", "").split()
+                if para.get("Package") and status:
+                    table[(para["Package"], para.get("Version", ""))] = status[-1]
+            states[db] = table
+        return states[db].get((name, version), "installed")
+
+    out = []
+    for p in pkgs:
+        dbs = [l.path for l in p.locations if p.type in ("deb", "opkg")
+               and l.path.rsplit("/", 1)[-1] == "status"]
+        if dbs and all(state(db, p.name, p.version) in _GONE for db in dbs):
+            continue
+        out.append(p)
+    return out
 
 
 def _drop_applet_aliases(pkgs: list[Package], img: ImageRoot) -> list[Package]:

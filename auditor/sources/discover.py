@@ -117,7 +117,9 @@ def dedupe(images: list[ImageSource]) -> list[Found]:
         first = group[0]
         tags = tuple(dict.fromkeys(t for g in group for t in g.tags))
         others = tuple(sorted({g.source for g in group[1:]} - {first.source}))
-        out.append(Found(image=replace(first, tags=tags), also_found_at=others))
+        skipped = tuple(dict.fromkeys(p for g in group for p in g.skipped_platforms))
+        out.append(Found(image=replace(first, tags=tags, skipped_platforms=skipped),
+                         also_found_at=others))
     return sorted(out, key=lambda f: f.image.source + "\0" + f.image.config_digest)
 
 
