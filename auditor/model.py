@@ -101,9 +101,7 @@ class LayerSource:
     digest: str = ""  # blob digest to verify (OCI); "" where only the diff_id is known
     media_type: str = ""
     size: int = -1  # blob size promised by the manifest, -1 when unknown
-    open: LayerOpener = field(compare=False, repr=False)
-    # Directory holding this layer's content already unpacked, when the source has one
-    # (docker vfs: a full snapshot). Used for faster paths; never required.
+    open: LayerOpener = field(compare=False, repr=False)  # yields `size` bytes when size >= 0
     description: str = ""  # human name for error messages, e.g. "blobs/sha256/ab12…"
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import stat
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from .errors import UnsafeInputError
 
@@ -19,7 +19,7 @@ MAX_SYMLINKS = 40  # the kernel's own limit for one lookup
 
 def split(path: str) -> list[str]:
     """Components of a POSIX path, without empty and `.` parts (`..` kept)."""
-    return [c for c in PurePosixPath(path).parts if c not in ("/", "", ".")]
+    return [c for c in path.split("/") if c and c != "."]
 
 
 class ImageRoot:
@@ -68,7 +68,8 @@ class ImageRoot:
 
     def relative(self, host_path: Path) -> str:
         """Image path (`/usr/...`) of a host path under the root."""
-        return "/" + Path(host_path).relative_to(self.root).as_posix()
+        rel = Path(host_path).relative_to(self.root).as_posix()
+        return "/" if rel == "." else "/" + rel
 
     def read_bytes(self, path: str, *, limit: int = 16 << 20) -> bytes | None:
         """Contents of a regular file of the image, or None if it is absent or not a file.

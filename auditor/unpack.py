@@ -13,6 +13,7 @@ or a truncated stream is an error naming the image and the layer.
 from __future__ import annotations
 
 import bz2
+import errno
 import gzip
 import hashlib
 import io
@@ -30,7 +31,8 @@ from typing import BinaryIO, Iterable, Iterator
 
 import zstandard
 
-from .errors import DigestMismatchError, InputError, LimitExceededError, UnsafeInputError
+from .errors import (DigestMismatchError, InputError, LimitExceededError, ToolError,
+                     UnsafeInputError)
 from .model import Layer, LayerSource
 from .rootpath import ImageRoot, split
 
@@ -165,6 +167,7 @@ class Squasher:
         self.members = 0
         self.skipped = 0
         self.layers: list[Layer] = []
+        self._dirs: dict[str, tuple[str, str]] = {}
 
     # -- public -----------------------------------------------------------------
     def apply(self, layer: LayerSource) -> Layer:
@@ -179,6 +182,9 @@ class Squasher:
         except (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError, zstandard.ZstdError) as exc:
             raise InputError(f"{what}: truncated or corrupt layer ({exc or type(exc).__name__})") from None
         except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise ToolError(f"{what}: the work dir {self.root.root} is full ({exc.strerror})"
+                                ) from None
             if isinstance(exc, (FileNotFoundError, PermissionError)) and exc.filename:
                 raise InputError(f"{what}: cannot read {exc.filename}: {exc.strerror}") from None
             raise InputError(f"{what}: truncated or corrupt layer ({exc})") from None
@@ -245,16 +251,16 @@ class Squasher:
         if m.ischr() or m.isblk() or m.isfifo() or not (m.isfile() or m.isdir() or m.issym() or m.islnk()):
             self.skipped += 1
             return
-        parent = self._ensure_dir(parts[:-1])
-        target = parent / base
-        image_path = self.root.relative(target)
+        parent_host, parent_image = self._ensure_dir(parts[:-1])
+        target = parent_host + "/" + base
+        image_path = parent_image.rstrip("/") + "/" + base
         if m.isdir():
-            self._clear(target, keep_dir=True)
-            if not target.is_dir() or target.is_symlink():
+            self._clear(target, image_path, keep_dir=True)
+            if not os.path.isdir(target) or os.path.islink(target):
                 os.mkdir(target, 0o755)
             os.chmod(target, (m.mode & 0o777) | 0o700)
         elif m.isfile():
-            self._clear(target)
+            self._clear(target, image_path)
             self.total += m.size
             if self.total > self.limits.max_total_bytes:
                 raise LimitExceededError(
@@ -273,15 +279,16 @@ class Squasher:
                     out.write(chunk)
                     remaining -= len(chunk)
         elif m.issym():
-            self._clear(target)
+            self._clear(target, image_path)
             os.symlink(m.linkname, target)
+            self._dirs.clear()  # a new link can redirect cached parents
         elif m.islnk():
             lparts = split(m.linkname)
             if m.linkname.startswith("/") or ".." in lparts or not lparts:
                 raise UnsafeInputError(
                     f"{what}: hard link {name!r} -> {m.linkname!r} points outside the image"
                 )
-            source = self.root.resolve("/".join(lparts), follow_final=False)
+            source = str(self.root.resolve("/".join(lparts), follow_final=False))
             try:
                 st = os.lstat(source)
             except OSError:
@@ -292,31 +299,41 @@ class Squasher:
                 raise UnsafeInputError(f"{what}: hard link {name!r} -> {m.linkname!r} is a directory")
             if source == target:
                 return
-            self._clear(target)
+            self._clear(target, image_path)
             os.link(source, target, follow_symlinks=False)
         self.path_layer[image_path] = index
 
     # -- helpers --------------------------------------------------------------------
-    def _ensure_dir(self, parts: list[str]) -> Path:
-        """Host dir for the image dir `parts`, created like tar does, links resolved inside."""
-        resolved = self.root.resolve("/".join(parts))
+    def _ensure_dir(self, parts: list[str]) -> tuple[str, str]:
+        """(host dir, image dir) for image dir `parts`, created like tar does, links
+        resolved inside the root. Cached until something that could redirect it changes."""
+        key = "/".join(parts)
+        hit = self._dirs.get(key)
+        if hit is not None:
+            return hit
+        resolved = self.root.resolve(key)
         rel = resolved.relative_to(self.root.root).parts
-        cur = self.root.root
+        cur = str(self.root.root)
+        image = ""
         for comp in rel:
-            cur = cur / comp
+            cur += "/" + comp
+            image += "/" + comp
             try:
                 st = os.lstat(cur)
             except FileNotFoundError:
                 os.mkdir(cur, 0o755)
-                self.path_layer.setdefault(self.root.relative(cur), len(self.layers))
+                self.path_layer.setdefault(image, len(self.layers))
                 continue
             if not stat.S_ISDIR(st.st_mode):
                 # a file (or dangling link) where the layer needs a directory: the layer wins
                 os.unlink(cur)
                 os.mkdir(cur, 0o755)
-        return cur
+                self._dirs.clear()
+        out = (cur, image or "/")
+        self._dirs[key] = out
+        return out
 
-    def _clear(self, target: Path, *, keep_dir: bool = False) -> None:
+    def _clear(self, target: str, image_path: str, *, keep_dir: bool = False) -> None:
         try:
             st = os.lstat(target)
         except FileNotFoundError:
@@ -324,14 +341,17 @@ class Squasher:
         if stat.S_ISDIR(st.st_mode):
             if keep_dir:
                 return
-            self._forget(target)
+            self._forget(image_path)
             shutil.rmtree(target)
         else:
             os.unlink(target)
+            self.path_layer.pop(image_path, None)
+        self._dirs.clear()
 
-    def _forget(self, target: Path) -> None:
-        prefix = self.root.relative(target)
-        for key in [k for k in self.path_layer if k == prefix or k.startswith(prefix + "/")]:
+    def _forget(self, image_path: str) -> None:
+        prefix = image_path + "/"
+        self.path_layer.pop(image_path, None)
+        for key in [k for k in self.path_layer if k.startswith(prefix)]:
             del self.path_layer[key]
 
     def _whiteout(self, parts: list[str], index: int) -> None:
@@ -341,20 +361,18 @@ class Squasher:
             if base == OPAQUE:
                 self._ensure_dir(parent_parts)
             return
+        parent_image = self.root.relative(parent).rstrip("/")
         if base == OPAQUE:
             # hide everything lower layers put there; entries of this layer stay
-            prefix = self.root.relative(parent)
             for entry in list(os.scandir(parent)):
-                key = (prefix.rstrip("/") + "/" + entry.name)
+                key = parent_image + "/" + entry.name
                 if self.path_layer.get(key, -1) < index:
-                    self._clear(Path(entry.path))
-                    self._forget(Path(entry.path))
+                    self._clear(entry.path, key)
             return
-        victim = parent / base[len(WHITEOUT):]
-        if self.path_layer.get(self.root.relative(victim), -1) >= index:
+        victim_image = parent_image + "/" + base[len(WHITEOUT):]
+        if self.path_layer.get(victim_image, -1) >= index:
             return  # whiteouts hide lower layers only, never this layer's own entries
-        self._clear(victim)
-        self._forget(victim)
+        self._clear(str(parent) + "/" + base[len(WHITEOUT):], victim_image)
 
 
 def _check(what: str, kind: str, h: "hashlib._Hash", expected: str) -> None:
