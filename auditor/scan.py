@@ -50,23 +50,13 @@ class ScanOptions:
     syft_timeout: int = syft.DEFAULT_TIMEOUT
 
 
-TMPFS = "/dev/shm"
-TMPFS_MIN_FREE = 8 << 30
-
-
 def work_root() -> str | None:
-    """Where the private work dir goes by default: CONTAINER_AUDIT_TMPDIR, else a roomy
-    tmpfs (unpacking thousands of small files is many times faster in RAM), else TMPDIR."""
-    env = os.environ.get("CONTAINER_AUDIT_TMPDIR")
-    if env:
-        return env
-    try:
-        st = os.statvfs(TMPFS)
-    except OSError:
-        return None
-    if st.f_bavail * st.f_frsize >= TMPFS_MIN_FREE and os.access(TMPFS, os.W_OK):
-        return TMPFS
-    return None
+    """Where the private work dir goes by default: CONTAINER_AUDIT_TMPDIR, else TMPDIR.
+
+    Not /dev/shm, though unpacking there is many times faster: syft skips every path
+    under /dev (also through a symlink), so it would see an empty image.
+    """
+    return os.environ.get("CONTAINER_AUDIT_TMPDIR") or None
 
 
 def created_timestamp() -> str:

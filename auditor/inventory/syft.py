@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 PINNED_VERSION = "1.18.1"
 ENV_BINARY = "CONTAINER_AUDIT_SYFT"  # tests: point at a stand-in for error paths
 DEFAULT_TIMEOUT = 900
+SKIPPED_BY_SYFT = ("/dev/", "/proc/", "/sys/")
 
 
 def binary() -> Path:
@@ -99,6 +100,11 @@ def version(work: Path) -> str:
 def scan_dir(root: Path, *, work: Path, name: str, timeout: int = DEFAULT_TIMEOUT) -> dict[str, Any]:
     """syft-json document for the unpacked image at `root`."""
     version(work)
+    real = os.path.realpath(root)
+    if real.startswith(SKIPPED_BY_SYFT):
+        # syft silently drops every path under these: the image would look empty
+        raise ToolError(f"syft: cannot scan {real}: syft ignores /dev, /proc and /sys; "
+                        "use a work dir elsewhere")
     work.mkdir(parents=True, exist_ok=True)
     out = work / f"syft-{os.getpid()}-{abs(hash(str(root)))}.json"
     argv = [str(binary()), "scan", f"dir:{root}", "--base-path", str(root),

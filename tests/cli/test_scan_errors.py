@@ -178,3 +178,14 @@ def test_syft_failures_are_tool_errors(tmp_path: Path, script: str, pattern: str
     r = run_cli("scan", str(arch), env={"CONTAINER_AUDIT_SYFT": str(fake)})
     assert r.rc == 2, r.err
     assert pattern in r.err and r.err.startswith("container-audit: error: syft")
+
+
+def test_work_dir_syft_cannot_see_is_refused(tmp_path: Path) -> None:
+    arch = docker_archive(tmp_path / "a.tar", [layer_tar([("f", "file", "x")])])
+    work = Path("/dev/shm") / f"ca-test-{os.getpid()}"
+    try:
+        r = run_cli("scan", str(arch), "--work-dir", str(work))
+    finally:
+        import shutil
+        shutil.rmtree(work, ignore_errors=True)
+    assert r.rc == 2 and "syft ignores /dev" in r.err
