@@ -114,10 +114,11 @@ def build_packages(doc: dict[str, Any], *, root: Path, layer_of: Callable[[str],
                              "purl": prev.purl or pkg.purl})
         merged[key] = pkg
 
+    control = _ControlLicenses(img, layer_of)
     out = []
     for pkg in merged.values():
         if pkg.type == "opkg" and not pkg.licenses:
-            pkg = Package(**{**_fields(pkg), "licenses": _opkg_licenses(img, pkg, layer_of)})
+            pkg = Package(**{**_fields(pkg), "licenses": control.of(pkg)})
         layer = _package_layer(list(pkg.locations), shared, rank)
         out.append(Package(**{**_fields(pkg), "layer": layer,
                               "locations": tuple(sorted(pkg.locations, key=lambda l: l.path))}))
@@ -144,19 +145,33 @@ def _opkg_purl(name: str, version: str, arch: str, distro: str, distro_ver: str)
             + ("?" + "&".join(qs) if qs else ""))
 
 
-def _opkg_licenses(img: ImageRoot, pkg: Package,
-                   layer_of: Callable[[str], str | None]) -> tuple[License, ...]:
-    """The raw `License:` field of an opkg package, from its control data in the image."""
-    for loc in sorted(pkg.locations, key=lambda l: (not l.path.endswith(".control"), l.path)):
-        data = img.read_bytes(loc.path)
-        if not data:
-            continue
-        for para in Deb822.iter_paragraphs(data.decode("utf-8", "replace")):
-            if para.get("Package") == pkg.name and para.get("License"):
-                return (License(value=para["License"].strip(), spdx_expression=NOASSERTION,
-                                kind="declared", method="opkg-control",
-                                evidence=(Location(path=loc.path, layer=layer_of(loc.path)),)),)
-    return ()
+class _ControlLicenses:
+    """`License:` fields of opkg control data in one image, each file parsed once."""
+
+    def __init__(self, img: ImageRoot, layer_of: Callable[[str], str | None]) -> None:
+        self._img = img
+        self._layer_of = layer_of
+        self._files: dict[str, dict[str, str]] = {}
+
+    def _table(self, path: str) -> dict[str, str]:
+        if path not in self._files:
+            table: dict[str, str] = {}
+            data = self._img.read_bytes(path, limit=256 << 20) or b""
+            for para in Deb822.iter_paragraphs(data.decode("utf-8", "replace")):
+                if para.get("Package") and para.get("License"):
+                    table[para["Package"]] = para["License"].strip()
+            self._files[path] = table
+        return self._files[path]
+
+    def of(self, pkg: Package) -> tuple[License, ...]:
+        # the package's own control file first, then shared status files
+        for loc in sorted(pkg.locations, key=lambda l: (not l.path.endswith(".control"), l.path)):
+            value = self._table(loc.path).get(pkg.name)
+            if value:
+                return (License(value=value, spdx_expression=NOASSERTION, kind="declared",
+                                method="opkg-control",
+                                evidence=(Location(path=loc.path, layer=self._layer_of(loc.path)),)),)
+        return ()
 
 
 _GONE = frozenset({"not-installed", "config-files"})
