@@ -124,11 +124,11 @@ def _decompressor(stream: _HashingReader, magic: bytes) -> BinaryIO | None:
     if magic.startswith(b"\x1f\x8b"):
         return gzip.GzipFile(fileobj=stream, mode="rb")  # type: ignore[return-value]
     if magic.startswith(b"\x28\xb5\x2f\xfd"):
-        return zstandard.ZstdDecompressor().stream_reader(stream, read_across_frames=True)  # type: ignore[return-value]
+        return zstandard.ZstdDecompressor().stream_reader(stream, read_across_frames=True)  # type: ignore[arg-type,return-value]
     if magic.startswith(b"BZh"):
         return bz2.BZ2File(stream)  # type: ignore[return-value]
     if magic.startswith(b"\xfd7zXZ\x00"):
-        return lzma.LZMAFile(stream)  # type: ignore[return-value]
+        return lzma.LZMAFile(stream)  # type: ignore[arg-type,return-value]
     return None
 
 
@@ -203,8 +203,11 @@ class Squasher:
         blob = _HashingReader(raw, blob_algo if blob_algo in ("sha256", "sha512") else "sha256")
         peek = _Peek(blob)  # type: ignore[arg-type]
         decomp = _decompressor(peek, peek.head)  # type: ignore[arg-type]
+        content: _HashingReader
+        stream: io.RawIOBase
         if decomp is None:
-            content, stream = blob, peek  # uncompressed: the blob hash is the content hash
+            # uncompressed: the blob hash is the content hash
+            content, stream = blob, peek
         else:
             guard = _RatioGuard(decomp, blob, self.limits, what)
             content = _HashingReader(io.BufferedReader(guard, _CHUNK))  # type: ignore[arg-type]

@@ -214,7 +214,7 @@ def _model(layers: list) -> dict[str, str]:
 def test_squash_matches_model(tmp_path_factory: pytest.TempPathFactory, layers: list) -> None:
     entries_per_layer = []
     for ops in layers:
-        entries, seen = [], set()
+        entries = []
         for kind, name, text in ops:
             if kind == "file":
                 entries.append((name, "file", text))

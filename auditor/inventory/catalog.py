@@ -222,8 +222,8 @@ def _drop_applet_aliases(pkgs: list[Package], img: ImageRoot) -> list[Package]:
             ino = inode(loc.path)
             if ino:
                 owner[ino].append(p)
-    drop = set()
-    for ino, group in owner.items():
+    drop: set[int] = set()
+    for group in owner.values():
         if len({p.name for p in group}) < 2:
             continue
         # the package named like one of the file's own (non-symlink) names is the real one;

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import BinaryIO, Iterator, Protocol
 
 from ..errors import InputError, UnsafeInputError
+from ..model import LayerOpener
 from ..rootpath import ImageRoot, split
 
 MAX_METADATA = 64 << 20  # manifests, configs and indexes are small; refuse anything huge
@@ -29,11 +30,8 @@ class Blobs(Protocol):
 
     def exists(self, name: str) -> bool: ...
     def read(self, name: str) -> bytes: ...
-    def opener(self, name: str) -> "BlobOpener": ...
+    def opener(self, name: str) -> LayerOpener: ...
     def size(self, name: str) -> int: ...
-
-
-BlobOpener = "contextmanager[BinaryIO]"
 
 
 class _Window(io.RawIOBase):
@@ -168,7 +166,7 @@ class TarIndex:
         with open(self.path, "rb") as fh:
             return _Window(fh, m.offset_data, m.size).read()  # type: ignore[return-value]
 
-    def opener(self, name: str):  # type: ignore[no-untyped-def]
+    def opener(self, name: str) -> LayerOpener:
         m = self._lookup(name)
         path = self.path
 
@@ -215,7 +213,7 @@ class DirIndex:
         with os.fdopen(fd, "rb") as fh:
             return fh.read()
 
-    def opener(self, name: str):  # type: ignore[no-untyped-def]
+    def opener(self, name: str) -> LayerOpener:
         host = self._host(name)
 
         @contextmanager

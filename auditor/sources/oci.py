@@ -149,7 +149,8 @@ def _resolve(blobs: Blobs, label: str, descs: list[dict[str, Any]], tags: tuple[
         desc, _ = candidates[0]
         return [_image(blobs, label, desc, tags, embedding, ())]
     platforms = [p for _, p in candidates if p is not None]
-    chosen = [(d, p) for d, p in candidates if p is not None and platform_matches(p, ctx)]
+    chosen: list[tuple[dict[str, Any], Platform | None]] = [
+        (d, p) for d, p in candidates if p is not None and platform_matches(p, ctx)]
     if not chosen:
         # no platform matches this machine: keep the first so the payload is still audited
         log.warning("%s: no platform matches %s; auditing %s", label, ctx.architecture,
