@@ -56,6 +56,16 @@ class License:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class OtherLicense:
+    """A license of part of a package (a DEP-5 paragraph other than `Files: *`)."""
+
+    files: tuple[str, ...]  # the paragraph's Files: patterns
+    expression: str | Sentinel  # normalised SPDX expression
+    raw: str  # the License: line as written
+    evidence: Location | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Package:
     name: str
     version: str
@@ -69,6 +79,13 @@ class Package:
     cpes: tuple[str, ...] = ()
     licenses: tuple[License, ...] = ()
     locations: tuple[Location, ...] = ()
+    # what the package itself says, normalised (licenses/ stage) ...
+    declared_license: str | Sentinel = NOASSERTION
+    declared_method: str = ""  # dep5, common-licenses, syft, opkg-control, curation, ...
+    other_licenses: tuple[OtherLicense, ...] = ()
+    # ... and what we conclude after curations and the policy's OR choice
+    concluded_license: str | Sentinel = NOASSERTION
+    curation: str = ""  # reason of the curation that set the concluded license, if any
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -167,6 +184,23 @@ class Warning_:
 
     source: str
     message: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Finding:
+    """One policy verdict about one package (or image, for consistency rules)."""
+
+    image: str  # image name
+    package: str  # "" for image-level findings
+    version: str
+    purl: str
+    license: str  # the expression judged
+    rule: str  # e.g. incompatible_licenses, review, unknown, waiver-expired, undeclared-image
+    severity: str  # error | warning | info
+    message: str
+    evidence: str = ""  # path of the evidence file inside the image
+    layer: str | None = None
+    waived_by: str = ""  # reason of the waiver that covers it ("" when not waived)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
