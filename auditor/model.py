@@ -12,7 +12,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Callable, ContextManager, BinaryIO
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 
 
 class Sentinel(str, enum.Enum):
@@ -161,6 +161,7 @@ class Image:
     also_found_at: tuple[str, ...] = ()  # the same image embedded elsewhere in the rootfs
     skipped_platforms: tuple[str, ...] = ()
     skipped_entries: int = 0  # device nodes, fifos, ... not materialised
+    false_positives: tuple[str, ...] = ()  # "name@version: reason" of packages a curation dropped
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

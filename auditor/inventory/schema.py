@@ -13,17 +13,20 @@ from typing import Any
 
 from ..errors import InputError
 from ..model import (NOASSERTION, NONE, SCHEMA_VERSION, Declaration, Embedding, Image,
-                     Inventory, Layer, License, Location, Package, Sentinel, Warning_)
+                     Inventory, Layer, License, Location, OtherLicense, Package, Sentinel,
+                     Warning_)
 
 
 def _loc(l: Location) -> dict[str, Any]:
     return {"path": l.path, "layer": l.layer}
 
 
+def _sentinel(v: str | Sentinel) -> str:
+    return v.value if isinstance(v, Sentinel) else v
+
+
 def _license(l: License) -> dict[str, Any]:
-    return {"value": l.value, "spdx_expression": str(l.spdx_expression.value
-                                                     if isinstance(l.spdx_expression, Sentinel)
-                                                     else l.spdx_expression),
+    return {"value": l.value, "spdx_expression": _sentinel(l.spdx_expression),
             "kind": l.kind, "method": l.method, "evidence": [_loc(e) for e in l.evidence]}
 
 
@@ -32,7 +35,13 @@ def _package(p: Package) -> dict[str, Any]:
         "name": p.name, "version": p.version, "type": p.type, "purl": p.purl,
         "architecture": p.architecture, "source_name": p.source_name,
         "source_version": p.source_version, "layer": p.layer, "found_by": p.found_by,
-        "cpes": list(p.cpes), "licenses": [_license(l) for l in p.licenses],
+        "cpes": list(p.cpes),
+        "declared_license": _sentinel(p.declared_license), "declared_method": p.declared_method,
+        "concluded_license": _sentinel(p.concluded_license), "curation": p.curation,
+        "licenses": [_license(l) for l in p.licenses],
+        "other_licenses": [{"files": list(o.files), "expression": _sentinel(o.expression),
+                            "raw": o.raw, "evidence": _loc(o.evidence) if o.evidence else None}
+                           for o in p.other_licenses],
         "locations": [_loc(l) for l in p.locations],
     }
 
@@ -43,7 +52,7 @@ def _image(i: Image) -> dict[str, Any]:
         "manifest_digest": i.manifest_digest, "architecture": i.architecture, "os": i.os,
         "distro": i.distro, "source": i.source, "embedding": i.embedding.value,
         "also_found_at": list(i.also_found_at), "skipped_platforms": list(i.skipped_platforms),
-        "skipped_entries": i.skipped_entries,
+        "skipped_entries": i.skipped_entries, "false_positives": list(i.false_positives),
         "layers": [{"diff_id": l.diff_id, "digest": l.digest, "media_type": l.media_type,
                     "size": l.size} for l in i.layers],
         "packages": [_package(p) for p in i.packages],
@@ -95,6 +104,7 @@ def from_dict(doc: Any, label: str) -> Inventory:
             embedding=Embedding(i["embedding"]), also_found_at=tuple(i.get("also_found_at", ())),
             skipped_platforms=tuple(i.get("skipped_platforms", ())),
             skipped_entries=int(i.get("skipped_entries", 0)),
+            false_positives=tuple(i.get("false_positives", ())),
             layers=tuple(Layer(diff_id=l["diff_id"], digest=l.get("digest", ""),
                                media_type=l.get("media_type", ""), size=int(l.get("size", 0)))
                          for l in i["layers"]),
@@ -108,6 +118,14 @@ def from_dict(doc: Any, label: str) -> Inventory:
                                        evidence=tuple(loc(e) for e in l.get("evidence", ())))
                                for l in p.get("licenses", ())),
                 locations=tuple(loc(l) for l in p.get("locations", ())),
+                declared_license=_expr(p.get("declared_license", "NOASSERTION")),
+                declared_method=p.get("declared_method", ""),
+                concluded_license=_expr(p.get("concluded_license", "NOASSERTION")),
+                curation=p.get("curation", ""),
+                other_licenses=tuple(OtherLicense(
+                    files=tuple(o["files"]), expression=_expr(o["expression"]), raw=o["raw"],
+                    evidence=loc(o["evidence"]) if o.get("evidence") else None)
+                    for o in p.get("other_licenses", ())),
             ) for p in i["packages"]),
         ) for i in doc["images"])
         declared = tuple(Declaration(
