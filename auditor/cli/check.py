@@ -11,7 +11,8 @@ import click
 from ..errors import InputError, PolicyError
 from ..fileio import atomic_write
 from ..inventory import schema
-from ..policy import apply_concluded, evaluate, load_policy, merge_yocto, policy_from_yocto
+from ..policy import (Policy, apply_concluded, evaluate, load_policy, merge_yocto,
+                      policy_from_yocto)
 from ..report import verdicts as verdicts_out
 from ..scan import ScanOptions, created_timestamp, scan as run_scan
 from .main import EXIT_OK, EXIT_VIOLATIONS
@@ -32,6 +33,29 @@ def resolve_policy(value: str) -> Path:
         return preset
     known = ", ".join(sorted(x.stem for x in PRESETS.glob("*.yaml"))) or "none"
     raise PolicyError(f"{value}: no such policy file or preset (presets: {known})")
+
+
+def build_policy(policy_name: str | None, incompatible: str, exceptions: str,
+                 exception_severity: str) -> tuple[Policy, list[str]]:
+    """The policy a command judges with, plus where it came from (for the verdicts)."""
+    if not policy_name and not incompatible.strip():
+        raise click.UsageError("give --policy and/or --incompatible-license")
+    sources: list[str] = []
+    if policy_name:
+        path = resolve_policy(policy_name)
+        policy = load_policy(path)
+        sources.append(str(path))
+        if incompatible.strip() or exceptions.strip():
+            policy = merge_yocto(policy, incompatible, exceptions,
+                                 exception_severity=exception_severity)
+    else:
+        policy = policy_from_yocto(incompatible, exceptions,
+                                   exception_severity=exception_severity)
+    if incompatible.strip():
+        sources.append(f"INCOMPATIBLE_LICENSE={incompatible.strip()}")
+    if exceptions.strip():
+        sources.append(f"INCOMPATIBLE_LICENSE_EXCEPTIONS={exceptions.strip()}")
+    return policy, sources
 
 
 def today(value: str) -> datetime.date:
@@ -83,23 +107,8 @@ def check(target: str | None, inventory_file: Path | None, policy_name: str | No
     plan = parse_outputs(outputs, FORMATS, "table")
     if (target is None) == (inventory_file is None):
         raise click.UsageError("give either TARGET or --inventory")
-    if not policy_name and not incompatible_license.strip():
-        raise click.UsageError("give --policy and/or --incompatible-license")
-    sources: list[str] = []
-    if policy_name:
-        path = resolve_policy(policy_name)
-        policy = load_policy(path)
-        sources.append(str(path))
-        if incompatible_license.strip() or license_exception.strip():
-            policy = merge_yocto(policy, incompatible_license, license_exception,
-                                 exception_severity=license_exception_severity)
-    else:
-        policy = policy_from_yocto(incompatible_license, license_exception,
-                                   exception_severity=license_exception_severity)
-    if incompatible_license.strip():
-        sources.append(f"INCOMPATIBLE_LICENSE={incompatible_license.strip()}")
-    if license_exception.strip():
-        sources.append(f"INCOMPATIBLE_LICENSE_EXCEPTIONS={license_exception.strip()}")
+    policy, sources = build_policy(policy_name, incompatible_license, license_exception,
+                                   license_exception_severity)
 
     if inventory_file is not None:
         try:

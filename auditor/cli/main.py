@@ -36,10 +36,13 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 def _register() -> None:
-    from . import check, scan
+    from . import check, sbomcmds, scan
 
     cli.add_command(scan.scan)
     cli.add_command(check.check)
+    cli.add_command(sbomcmds.merge)
+    cli.add_command(sbomcmds.sbom)
+    cli.add_command(sbomcmds.audit)
 
 
 def main(argv: list[str] | None = None) -> None:
