@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Name tables for the licenses/ stage: distribution license names → SPDX.
 
-Pure data, no logic. Keys are compared case-insensitively (see `normalize._key`), values are
+Pure data, no logic. Keys are compared case-insensitively, values are
 SPDX expressions (ids on the SPDX list, `LicenseRef-…` for names we deliberately keep as our
 own references). The GNU families (GPL/LGPL/AGPL/GFDL in all their spellings: `GPL-2+`,
 `GPLv2+`, `GPL2+`, `GPL 2.0+`, `LGPLv2.1`, `GFDL-NIV-1.3` …) are not listed here: a pattern in

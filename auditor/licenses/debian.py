@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""licenses/ stage: Debian `/usr/share/doc/<pkg>/copyright` files → declared and per-file licenses.
+"""licenses/ stage: Debian `/usr/share/doc/<pkg>/copyright` files → declared and other licenses.
 
 Machine-readable (DEP-5) files are read with python-debian: the `Files: *` paragraph gives the
 declared license, every other `Files:` paragraph an entry of `other`; standalone `License:`
@@ -18,8 +18,10 @@ from __future__ import annotations
 import logging
 import re
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
+
+from debian.copyright import Copyright
 
 from auditor.licenses.normalize import Normalized, and_all, normalize
 from auditor.model import NOASSERTION, Sentinel
@@ -38,15 +40,15 @@ class DebianCopyright:
 
 
 _EMPTY = Normalized(raw="", expression=NOASSERTION, method="empty")
-_FORMAT_RE = re.compile(r"^Format(?:-Specification)?\s*:", re.I | re.M)
-_FILES_RE = re.compile(r"^Files\s*:", re.I | re.M)
+_FORMAT_RE = re.compile(r"^Format(?:-Specification)?\s*:", re.IGNORECASE | re.MULTILINE)
+_FILES_RE = re.compile(r"^Files\s*:", re.IGNORECASE | re.MULTILINE)
 _COMMON_RE = re.compile(r"/usr/share/common-licenses/([A-Za-z0-9][A-Za-z0-9.+_-]*)")
-_LICENSE_LINE_RE = re.compile(r"^License:[ \t]*(\S[^\n]*)$", re.M)
+_LICENSE_LINE_RE = re.compile(r"^License:[ \t]*(\S[^\n]*)$", re.MULTILINE)
 _LATER_RE = re.compile(
     r"any later version|or \(at your option\) any later|or (?:any )?later|or above|or newer"
-    r"|and later|or higher", re.I)
-_VERSION_RE = re.compile(r"\bversion (\d+(?:\.\d+)?)\b", re.I)
-_SHORT_VERSION_RE = re.compile(r"\b(LGPL|GPL|GFDL)[- ]?v?(\d+(?:\.\d+)?)(\+?)", re.I)
+    r"|and later|or higher", re.IGNORECASE)
+_VERSION_RE = re.compile(r"\bversion (\d+(?:\.\d+)?)\b", re.IGNORECASE)
+_SHORT_VERSION_RE = re.compile(r"\b(LGPL|GPL|GFDL)[- ]?v?(\d+(?:\.\d+)?)(\+?)", re.IGNORECASE)
 _CONTEXT = 1500  # characters before a reference that may state its version
 _LATER_REACH = 80  # "version 2 of the License, or (at your option) any later version"
 
@@ -113,21 +115,23 @@ def _parse(data: bytes, hints: tuple[str, ...]) -> DebianCopyright:
 
 def _paragraphs(text: str, problems: list[str]) -> tuple[list[tuple[tuple[str, ...], str]], str]:
     """(Files patterns, License synopsis) of each Files paragraph, and the header's License."""
-    from debian.copyright import Copyright
-
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             parsed = Copyright(text.splitlines(keepends=True), strict=False)
-        files = []
-        for para in parsed.all_files_paragraphs():
-            lic = para.license
-            files.append((tuple(para.files), lic.synopsis if lic is not None else ""))
-        header = parsed.header.license
-        return files, (header.synopsis if header is not None else "")
+        # python-debian types these fields as RestrictedField; at runtime they are
+        # `License` values (or None when the field is absent)
+        files = [(tuple(para.files), _synopsis(para.license))
+                 for para in parsed.all_files_paragraphs()]
+        return files, _synopsis(parsed.header.license)
     except Exception as exc:  # noqa: BLE001 - fall back to plain deb822 paragraphs
         problems.append(f"DEP-5 parser refused the file ({type(exc).__name__}); read leniently")
     return _paragraphs_lenient(text)
+
+
+def _synopsis(lic: object) -> str:
+    synopsis = getattr(lic, "synopsis", "")
+    return synopsis if isinstance(synopsis, str) else ""
 
 
 def _paragraphs_lenient(text: str) -> tuple[list[tuple[tuple[str, ...], str]], str]:
@@ -266,14 +270,18 @@ def _common_license(name: str, context: str, problems: list[str]) -> str | None:
     return f"{family}-{version}-{'or-later' if later else 'only'}"
 
 
+_FAMILY_PATTERNS = (
+    ("LGPL", r"(?:Lesser|Library) General Public License|\bLGPL"),
+    ("GFDL", r"Free Documentation License|\bGFDL"),
+    ("GPL", r"(?<!Lesser )(?<!Library )General Public License|(?<!L)\bGPL"),
+)
+
+
 def _family_of(text: str) -> str | None:
     """The GNU family a piece of prose is about (the last one mentioned)."""
     best: tuple[int, str] | None = None
-    for family, pattern in (("LGPL", r"(?:Lesser|Library) General Public License|\bLGPL"),
-                            ("GFDL", r"Free Documentation License|\bGFDL"),
-                            ("GPL", r"(?<!Lesser )(?<!Library )General Public License"
-                                    r"|(?<!L)\bGPL")):
-        for match in re.finditer(pattern, text, re.I):
+    for family, pattern in _FAMILY_PATTERNS:
+        for match in re.finditer(pattern, text, re.IGNORECASE):
             if best is None or match.start() > best[0]:
                 best = (match.start(), family)
     return best[1] if best else None

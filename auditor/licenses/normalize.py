@@ -25,13 +25,14 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable, Union
+from typing import TypeAlias
 
 import license_expression  # type: ignore[import-untyped]
-from license_expression import (  # type: ignore[import-untyped]
+from license_expression import (
     LicenseSymbol,
     LicenseWithExceptionSymbol,
     Licensing,
@@ -69,7 +70,8 @@ def _read_list_version() -> str:
     try:
         about = Path(license_expression.vendored_scancode_licensedb_index_location).with_name(
             "license_key_index.json.ABOUT")
-        match = re.search(r"^spdx_license_list_version:\s*(\S+)", about.read_text("utf-8"), re.M)
+        match = re.search(r"^spdx_license_list_version:\s*(\S+)", about.read_text("utf-8"),
+                          re.MULTILINE)
         return match.group(1) if match else "unknown"
     except Exception:  # noqa: BLE001 - a missing data file must not break the import
         return "unknown"
@@ -130,7 +132,7 @@ _GNU_VERSIONS = {
 # Affero's, not the FSF's), so a bare AGPL stays unmapped.
 _GNU_ANY_VERSION = {"GPL": "1.0", "LGPL": "2.0", "GFDL": "1.1"}
 _WITH_SUFFIX_RE = re.compile(
-    r"(?P<lic>.+?)[-_ ](?:with[-_ ])?(?P<exc>[A-Za-z][A-Za-z0-9.]*)[-_ ]exception", re.I)
+    r"(?P<lic>.+?)[-_ ](?:with[-_ ])?(?P<exc>[A-Za-z][A-Za-z0-9.]*)[-_ ]exception", re.IGNORECASE)
 _MAX_REF = 64
 _MAX_WORDS_PER_NAME = 5
 
@@ -329,7 +331,7 @@ def _split_debian(text: str) -> list[str]:
 def _lex(text: str, flavor: str) -> list[_Tok]:
     if flavor == "debian":
         # `LGPLv3+_or_GPLv2+` (nettle) spells the operator inside the name.
-        text = re.sub(r"_(or|and)_", r" \1 ", text, flags=re.I)
+        text = re.sub(r"_(or|and)_", r" \1 ", text, flags=re.IGNORECASE)
         chunks = _split_debian(text)  # DEP-5 has no grouping; `BSD (Intel)` is a name
     else:
         chunks = _SPLIT_GROUPING.split(text)
@@ -455,7 +457,7 @@ def _resolve_run(words: list[str], flavor: str, problems: list[str]) -> list[_At
 
 # --------------------------------------------------------------------------- assembling
 
-_Item = Union[_Atom, str]  # str: "AND", "OR", "(", ")"
+_Item: TypeAlias = "_Atom | str"  # str: "AND", "OR", "(", ")"
 
 
 def _assemble(toks: list[_Tok], flavor: str, problems: list[str]) -> list[_Item]:
@@ -599,7 +601,7 @@ def _repair(items: list[_Item], problems: list[str]) -> list[_Item]:
 
 # --------------------------------------------------------------------------- tree
 
-_Node = Union[str, tuple[str, tuple["_Node", ...]]]
+_Node: TypeAlias = "str | tuple[str, tuple[_Node, ...]]"
 
 
 def _to_node(expr: object) -> _Node:

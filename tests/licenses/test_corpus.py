@@ -18,7 +18,6 @@ import pytest
 from auditor.licenses.debian import parse_copyright
 from auditor.licenses.normalize import Normalized, is_valid, normalize
 from auditor.model import NOASSERTION, NONE
-
 from tests.licenses.conftest import IN_CI, MAPPED
 
 

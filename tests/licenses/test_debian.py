@@ -15,7 +15,6 @@ import pytest
 from auditor.licenses.debian import DebianCopyright, parse_copyright
 from auditor.licenses.normalize import is_valid
 from auditor.model import NOASSERTION
-
 from tests.licenses.conftest import require
 
 DEP5 = "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n"

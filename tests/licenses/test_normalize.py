@@ -29,8 +29,8 @@ PINNED = [
     ("yocto", "LGPL-2.1&GPL-3.0&GPL-3.0-with-GCC-exception&GPL-3.0",
      "LGPL-2.1-only AND GPL-3.0-only AND GPL-3.0-only WITH GCC-exception-3.1"),
     ("yocto", "GPLv2+ & LGPLv2+ & ( (GPLv2+ & LGPLv2.1+) | (GPLv3+ & LGPLv3+) )",
-     "GPL-2.0-or-later AND LGPL-2.0-or-later AND ((GPL-2.0-or-later AND LGPL-2.1-or-later) "
-     "OR (GPL-3.0-or-later AND LGPL-3.0-or-later))"),
+     ("GPL-2.0-or-later AND LGPL-2.0-or-later AND ((GPL-2.0-or-later AND LGPL-2.1-or-later) "
+     "OR (GPL-3.0-or-later AND LGPL-3.0-or-later))")),
     ("yocto", "Artistic-1.0 | GPL-1.0+", "Artistic-1.0 OR GPL-1.0-or-later"),
     ("apk", "MIT BSD GPL2+", "MIT AND LicenseRef-BSD AND GPL-2.0-or-later"),
     ("apk", "MPL 2.0 GPL2+", "MPL-2.0 AND GPL-2.0-or-later"),
@@ -85,28 +85,30 @@ PINNED = [
      "LicenseRef-Binary-redistribution-Intel-narrower-patent-license"),
     # --- Yocto / OE (license.manifest, opkg info/*.control)
     ("yocto", "GPL-2.0-only & bzip2-1.0.4", "GPL-2.0-only AND bzip2-1.0.6"),
-    ("yocto", "( Apache-2.0 | BSD-3-Clause ) & PSF-2.0", "(Apache-2.0 OR BSD-3-Clause) AND PSF-2.0"),
+    ("yocto", "( Apache-2.0 | BSD-3-Clause ) & PSF-2.0",
+     "(Apache-2.0 OR BSD-3-Clause) AND PSF-2.0"),
     ("yocto", "MIT & MIT & PD", "MIT AND LicenseRef-public-domain"),
     ("yocto", "GPL-3.0-with-GCC-exception", "GPL-3.0-only WITH GCC-exception-3.1"),
     ("yocto", "GPL-3.0 & GPL-3.0-with-GCC-exception",
      "GPL-3.0-only AND GPL-3.0-only WITH GCC-exception-3.1"),
     ("yocto", "GPLv2+ & GPL-3.0-with-autoconf-exception & LGPLv2.1+ & PD",
-     "GPL-2.0-or-later AND GPL-3.0-only WITH Autoconf-exception-3.0 AND LGPL-2.1-or-later "
-     "AND LicenseRef-public-domain"),
-    ("yocto", "GFDL-1.3 & BSD & ( GPL-3.0 & The-Qt-Company-GPL-Exception-1.0 | "
-     "The-Qt-Company-Commercial ) & ( GPL-2.0+ | LGPL-3.0 | The-Qt-Company-Commercial )",
-     "GFDL-1.3-only AND LicenseRef-BSD AND (GPL-3.0-only WITH Qt-GPL-exception-1.0 OR "
+     ("GPL-2.0-or-later AND GPL-3.0-only WITH Autoconf-exception-3.0 AND LGPL-2.1-or-later "
+     "AND LicenseRef-public-domain")),
+    ("yocto", ("GFDL-1.3 & BSD & ( GPL-3.0 & The-Qt-Company-GPL-Exception-1.0 | "
+     "The-Qt-Company-Commercial ) & ( GPL-2.0+ | LGPL-3.0 | The-Qt-Company-Commercial )"),
+     ("GFDL-1.3-only AND LicenseRef-BSD AND (GPL-3.0-only WITH Qt-GPL-exception-1.0 OR "
      "LicenseRef-The-Qt-Company-Commercial) AND (GPL-2.0-or-later OR LGPL-3.0-only OR "
-     "LicenseRef-The-Qt-Company-Commercial)"),
+     "LicenseRef-The-Qt-Company-Commercial)")),
     # `&` binds tighter than `|` (OE), parentheses or not
-    ("yocto", "GFDL-1.3 & BSD & (LGPL-2.1 & The-Qt-Company-Qt-LGPL-Exception-1.1 | LGPL-3.0) "
-     "| GPL-2.0",
-     "(GFDL-1.3-only AND LicenseRef-BSD AND (LGPL-2.1-only WITH Qt-LGPL-exception-1.1 OR "
-     "LGPL-3.0-only)) OR GPL-2.0-only"),
+    ("yocto", ("GFDL-1.3 & BSD & (LGPL-2.1 & The-Qt-Company-Qt-LGPL-Exception-1.1 | LGPL-3.0) "
+     "| GPL-2.0"),
+     ("(GFDL-1.3-only AND LicenseRef-BSD AND (LGPL-2.1-only WITH Qt-LGPL-exception-1.1 OR "
+     "LGPL-3.0-only)) OR GPL-2.0-only")),
     ("yocto", "BSD & LGPLv2+ | GPL-2.0", "(LicenseRef-BSD AND LGPL-2.0-or-later) OR GPL-2.0-only"),
     ("yocto", "(LGPLv2.1+ | LGPLv3) & GPLv3+",
      "(LGPL-2.1-or-later OR LGPL-3.0-only) AND GPL-3.0-or-later"),
-    ("yocto", "(GPL-2+ & Elfutils-Exception)", "GPL-2.0-or-later AND LicenseRef-Elfutils-Exception"),
+    ("yocto", "(GPL-2+ & Elfutils-Exception)",
+     "GPL-2.0-or-later AND LicenseRef-Elfutils-Exception"),
     ("yocto", "GPLv2 & GPL-2.0-with-lmbench-restriction",
      "GPL-2.0-only AND LicenseRef-GPL-2.0-with-lmbench-restriction"),
     ("yocto", "PSFv2", "PSF-2.0"),
@@ -132,8 +134,8 @@ PINNED = [
     ("rpm", "BSD 2-Clause and GPLv2", "BSD-2-Clause AND GPL-2.0-only"),
     ("rpm", "GPL+ AND MIT", "GPL-1.0-or-later AND MIT"),
     ("rpm", "BSD AND GPLv2+ AND Inner-Net AND ISC AND LGPLv2+ AND MIT",
-     "LicenseRef-BSD AND GPL-2.0-or-later AND Inner-Net-2.0 AND ISC AND LGPL-2.0-or-later "
-     "AND MIT"),
+     ("LicenseRef-BSD AND GPL-2.0-or-later AND Inner-Net-2.0 AND ISC AND LGPL-2.0-or-later "
+     "AND MIT")),
     ("rpm", "SUSE-Public-Domain", "LicenseRef-SUSE-Public-Domain"),
     ("rpm", "SUSE-GPL-2.0-with-OSI-exception", "LicenseRef-SUSE-GPL-2.0-with-OSI-exception"),
     ("rpm", "GPL-3.0-or-later WITH GCC-exception-3.1", "GPL-3.0-or-later WITH GCC-exception-3.1"),
@@ -153,8 +155,8 @@ PINNED = [
     ("apk", "GPL2 GPL3+ LGPL2 BSD",
      "GPL-2.0-only AND GPL-3.0-or-later AND LGPL-2.0-only AND LicenseRef-BSD"),
     ("apk", "GPL-2.0 GPL-2.0-or-later LGPL-2.0-or-later BSD Public-Domain",
-     "GPL-2.0-only AND GPL-2.0-or-later AND LGPL-2.0-or-later AND LicenseRef-BSD AND "
-     "LicenseRef-public-domain"),
+     ("GPL-2.0-only AND GPL-2.0-or-later AND LGPL-2.0-or-later AND LicenseRef-BSD AND "
+     "LicenseRef-public-domain")),
     ("apk", "BSD-3-Clause IJG Zlib", "BSD-3-Clause AND IJG AND Zlib"),
     ("apk", "2-clause BSD-like license", "LicenseRef-2-clause-BSD-like-license"),
     ("apk", "GPL-2.0-or-later with OpenSSL exception",
@@ -175,7 +177,8 @@ PINNED = [
     ("spdx", "GPL-2.0-with-classpath-exception", "GPL-2.0-only WITH Classpath-exception-2.0"),
     ("spdx", "eCos-2.0", "GPL-2.0-or-later WITH eCos-exception-2.0"),
     ("spdx", "StandardML-NJ", "SMLNJ"),
-    ("spdx", "LGPL-2.1-only WITH Nokia-Qt-exception-1.1", "LGPL-2.1-only WITH Qt-LGPL-exception-1.1"),
+    ("spdx", "LGPL-2.1-only WITH Nokia-Qt-exception-1.1",
+     "LGPL-2.1-only WITH Qt-LGPL-exception-1.1"),
     ("spdx", "mit and apache-2.0", "MIT AND Apache-2.0"),
 ]
 
