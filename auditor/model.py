@@ -86,6 +86,7 @@ class Package:
     # ... and what we conclude after curations and the policy's OR choice
     concluded_license: str | Sentinel = NOASSERTION
     curation: str = ""  # reason of the curation that set the concluded license, if any
+    license_notes: tuple[str, ...] = ()  # what normalisation could not map or had to repair
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -38,6 +38,7 @@ def _package(p: Package) -> dict[str, Any]:
         "cpes": list(p.cpes),
         "declared_license": _sentinel(p.declared_license), "declared_method": p.declared_method,
         "concluded_license": _sentinel(p.concluded_license), "curation": p.curation,
+        "license_notes": list(p.license_notes),
         "licenses": [_license(l) for l in p.licenses],
         "other_licenses": [{"files": list(o.files), "expression": _sentinel(o.expression),
                             "raw": o.raw, "evidence": _loc(o.evidence) if o.evidence else None}
@@ -122,6 +123,7 @@ def from_dict(doc: Any, label: str) -> Inventory:
                 declared_method=p.get("declared_method", ""),
                 concluded_license=_expr(p.get("concluded_license", "NOASSERTION")),
                 curation=p.get("curation", ""),
+                license_notes=tuple(p.get("license_notes", ())),
                 other_licenses=tuple(OtherLicense(
                     files=tuple(o["files"]), expression=_expr(o["expression"]), raw=o["raw"],
                     evidence=loc(o["evidence"]) if o.get("evidence") else None)

@@ -16,7 +16,7 @@ from typing import Callable
 from ..model import NOASSERTION, License, Location, OtherLicense, Package
 from ..rootpath import ImageRoot
 from .debian import parse_copyright
-from .normalize import and_all, is_valid, normalize
+from .normalize import Normalized, and_all, is_valid, normalize
 
 _FLAVOR = {"rpm": "rpm", "apk": "apk", "opkg": "yocto"}
 
@@ -39,24 +39,35 @@ def _declared_deb(pkg: Package, img: ImageRoot, layer_of: Callable[[str], str | 
                   method=f"{parsed.format}:{declared.method}", evidence=(evidence,))
     return replace(pkg, declared_license=declared.expression,
                    declared_method=f"copyright-{parsed.format}", other_licenses=other,
-                   licenses=(*pkg.licenses, lic))
+                   licenses=(*pkg.licenses, lic),
+                   license_notes=_notes([declared], parsed.problems))
 
 
 def _from_values(pkg: Package, flavor: str) -> Package:
     """AND of the package's own raw license statements, each normalised."""
     exprs = []
+    results = []
     for lic in pkg.licenses:
         if lic.method not in ("syft", "opkg-control"):
             continue
         if isinstance(lic.spdx_expression, str) and is_valid(lic.spdx_expression) and flavor in (
                 "spdx", "debian"):
-            exprs.append(normalize(lic.spdx_expression, flavor="spdx").expression)
+            results.append(normalize(lic.spdx_expression, flavor="spdx"))
         else:
-            exprs.append(normalize(lic.value, flavor=flavor).expression)
+            results.append(normalize(lic.value, flavor=flavor))
+        exprs.append(results[-1].expression)
     exprs = [e for e in exprs if isinstance(e, str)]
     if not exprs:
         return replace(pkg, declared_license=NOASSERTION, declared_method="none")
-    return replace(pkg, declared_license=and_all(exprs), declared_method=f"values-{flavor}")
+    return replace(pkg, declared_license=and_all(exprs), declared_method=f"values-{flavor}",
+                   license_notes=_notes(results, ()))
+
+
+def _notes(results: list[Normalized], extra: tuple[str, ...]) -> tuple[str, ...]:
+    notes = [f"not on the SPDX list, kept as LicenseRef: {name}"
+             for r in results for name in r.unmapped]
+    notes += [p for r in results for p in r.problems]
+    return tuple(dict.fromkeys([*notes, *extra]))
 
 
 def declare(pkgs: list[Package], root: ImageRoot, layer_of: Callable[[str], str | None]
