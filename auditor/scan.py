@@ -166,6 +166,8 @@ def scan(target: str, options: ScanOptions = ScanOptions(),
     finally:
         if own_work and not options.keep_work:
             shutil.rmtree(work, ignore_errors=True)
+        elif own_work:
+            log.warning("work dir kept: %s", work)
     return Inventory(
         target=target, images=tuple(images), declared=found.declared,
         undeclared=found.undeclared, architecture=arch,
