@@ -23,7 +23,7 @@ import re
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
@@ -183,6 +183,16 @@ def _check_purl(text: str, what: str) -> None:
             raise SbomError(f"{what}: purl {text!r} is not a package URL ({exc})") from None
 
 
+def _digest_fields(sha: Any, *groups: Iterable[str | tuple[str, str]]) -> None:
+    """Feed what reaches the output into the document's fingerprint, unambiguously: a new
+    model field that no writer shows must not give every document a new namespace."""
+    for group in groups:
+        for field in group:
+            for text in (field if isinstance(field, tuple) else (field,)):
+                sha.update(text.encode("utf-8") + b"\x1f")
+        sha.update(b"\x1e")
+
+
 def _view(inv: Inventory, created: str) -> _Product:
     when = _parse_created(created)
     images = sorted(inv.images, key=lambda i: (i.config_digest, i.source, i.name))
@@ -196,7 +206,7 @@ def _view(inv: Inventory, created: str) -> _Product:
             raise SbomError(f"{img.name}: config digest {img.config_digest!r} is not a sha256 "
                             "digest")
         _check_purl(_image_purl(img), img.name)
-        fingerprint.update(repr(replace(img, packages=())).encode())
+        _digest_fields(fingerprint, [img.name, _image_purl(img)], _image_properties(img))
         packages = sorted(img.packages, key=_package_sort_key)
         keys = _unique_keys([_package_sort_key(p) for p in packages], f"package\x1f{image_key}")
         entries = []
@@ -217,11 +227,19 @@ def _view(inv: Inventory, created: str) -> _Product:
                 if not isinstance(other.expression, Sentinel) and other.raw.strip():
                     for ref in _REF_RE.findall(other.expression):
                         raw_texts.setdefault(ref, set()).add(other.raw.strip())
-            fingerprint.update(repr(p).encode())
+            _digest_fields(fingerprint, [key, *_package_sort_key(p), p.source_name,
+                                         p.source_version, *p.cpes],
+                           _package_properties(p), _license_properties(entry, expressions=True),
+                           [(lic.value, _text(lic.spdx_expression)) for lic in p.licenses])
             entries.append(entry)
         out.append(_Img(image_key, img, tuple(entries)))
     tools = dict(inv.tools)
     tools.setdefault(TOOL_NAME, __version__)
+    license_refs = tuple(
+        (ref, "\n\n".join(sorted(raw_texts.get(ref, ()))) or
+         f"{ref}: container-audit knows this license by name only; no text was captured.")
+        for ref in sorted(used))
+    _digest_fields(fingerprint, sorted(tools.items()), license_refs)
     return _Product(
         key=_uuid("product", inv.target),
         name=inv.target,
@@ -229,10 +247,7 @@ def _view(inv: Inventory, created: str) -> _Product:
         created=when,
         images=tuple(out),
         tools=tuple(sorted(tools.items())),
-        license_refs=tuple(
-            (ref, "\n\n".join(sorted(raw_texts.get(ref, ()))) or
-             f"{ref}: container-audit knows this license by name only; no text was captured.")
-            for ref in sorted(used)),
+        license_refs=license_refs,
     )
 
 
