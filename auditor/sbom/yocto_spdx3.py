@@ -268,6 +268,11 @@ def _dump(doc: dict[str, Any], original: bytes) -> bytes:
     return text.encode("utf-8")
 
 
+def _text(expr: str | Sentinel) -> str:
+    # str()/format() of a str-mixin Enum differ across Python versions; IDs must not
+    return expr.value if isinstance(expr, Sentinel) else expr
+
+
 def _hid(*parts: str) -> str:
     return hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()[:32]
 
@@ -318,10 +323,10 @@ class _LicenseTexts:
     texts: dict[str, set[str]] = field(default_factory=dict)
 
     def collect(self, pkg: Package) -> None:
-        pairs = [(str(lic.spdx_expression), lic.value) for lic in pkg.licenses]
-        pairs += [(str(o.expression), o.raw) for o in pkg.other_licenses]
+        pairs = [(_text(lic.spdx_expression), lic.value) for lic in pkg.licenses]
+        pairs += [(_text(o.expression), o.raw) for o in pkg.other_licenses]
         for expr in (pkg.declared_license, pkg.concluded_license):
-            for ref in _REF_RE.findall(str(expr)):
+            for ref in _REF_RE.findall(_text(expr)):
                 self.texts.setdefault(ref, set())
         for expr, raw in pairs:
             for ref in _REF_RE.findall(expr):
@@ -480,17 +485,19 @@ class _Builder:
             target = self._license(expr)
             if target is not None:
                 self._relationship(obj, typ, [target], f"package:{ckey}:{pkey}",
-                                   [f"license:{expr}"])
+                                   [f"license:{_text(expr)}"])
         return obj
 
     def _license(self, expr: str | Sentinel) -> str | None:
+        if not isinstance(expr, Sentinel) and expr.strip() in ("NOASSERTION", "NONE"):
+            expr = Sentinel(expr.strip())
         if isinstance(expr, Sentinel):
             if expr is Sentinel.NONE:
                 if self.version != "3.0.0":
                     return _NONE_LICENSE
                 log.debug("%s: NONE has no SPDX 3.0.0 spelling; left out", self.label)
             return None  # NOASSERTION: SPDX 3 says so by having no relationship
-        expr = str(expr).strip()
+        expr = expr.strip()
         if not expr:
             return None
         if expr in self.expressions:
