@@ -624,8 +624,11 @@ def write_cyclonedx(inv: Inventory, *, created: str) -> bytes:
                 bom_ref=f"package-{entry.key}",
                 purl=PackageURL.from_string(p.purl) if p.purl else None,
                 cpe=p.cpes[0] if p.cpes else None, licenses=_cdx_licenses(entry),
-                evidence=(ComponentEvidence(occurrences=[Occurrence(location=x) for x in paths])
-                          if paths else None),
+                # the library sorts occurrences by bom-ref first and makes up a random one
+                # when none is given: number them so the order (and output) is stable
+                evidence=(ComponentEvidence(occurrences=[
+                    Occurrence(bom_ref=f"package-{entry.key}-location-{n}", location=x)
+                    for n, x in enumerate(paths)]) if paths else None),
                 properties=props(_package_properties(p)
                                  + _license_properties(entry, expressions=True))))
         containers.append(Component(
