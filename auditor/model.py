@@ -136,6 +136,7 @@ class ImageSource:
     layers: tuple[LayerSource, ...] = ()
     platform: Platform = Platform()
     skipped_platforms: tuple[Platform, ...] = ()
+    origin_file: str = field(default="", compare=False)  # host file holding the layers, if one
 
     @property
     def name(self) -> str:

@@ -28,14 +28,16 @@ from .licenses.curations import Curations
 from .licenses.curations import load as load_curations
 from .licenses.declare import declare
 from .licenses.normalize import LICENSE_LIST_VERSION
-from .model import Image, Inventory
+from .inventory.cache import InventoryCache, fingerprint
+from .inventory.cache import default_dir as default_cache_dir
+from .model import Image, ImageSource, Inventory
 from .rootpath import ImageRoot
 from .sources.base import OpenContext, parse_json
 from .sources.blobs import compression_of, looks_like_tar
 from .sources.daemon import is_daemon_ref, open_daemon
 from .sources.discover import Discovery, Found, dedupe, discover, open_path
 from .sources.rootfs import detect_architecture
-from .unpack import Limits, extract_tarball, squash
+from .unpack import Limits, extract_tarball, squash, verify
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +56,8 @@ class ScanOptions:
     limits: Limits = field(default_factory=Limits)
     syft_timeout: int = syft.DEFAULT_TIMEOUT
     curations: tuple[Path, ...] = ()  # user curation files, before the built-in ones
+    cache_dir: Path | None = None  # None: the user's cache dir (CONTAINER_AUDIT_CACHE_DIR)
+    use_cache: bool = True
 
 
 def work_root() -> str | None:
@@ -113,11 +117,38 @@ def _discover_target(target: str, work: Path, options: ScanOptions) -> tuple[Dis
 
 
 def _inventory_one(found: Found, work: Path, options: ScanOptions, curations: Curations,
-                   progress: Progress | None) -> Image:
+                   cache: InventoryCache | None, progress: Progress | None) -> Image:
     src = found.image
     name = src.name
     if progress:
         progress("start", name)
+    fp = fingerprint(Path(src.origin_file)) if src.origin_file else ""
+    hit = cache.get(src.config_digest) if cache is not None else None
+    if hit is not None:
+        if not (fp and hit.fingerprint == fp):
+            # same config, but are these the same layers? check them, unpack nothing
+            verify(src.layers, what=f"{src.source}: image {name}", limits=options.limits)
+            if cache is not None:
+                cache.put(hit.image, fp)
+        image = replace(hit.image, name=name, tags=tuple(sorted(src.tags)),
+                        manifest_digest=src.manifest_digest, source=src.source,
+                        embedding=src.embedding)
+    else:
+        image = _catalog(src, work, options)
+        if cache is not None:
+            cache.put(image, fp)
+    image = replace(image, also_found_at=found.also_found_at,
+                    skipped_platforms=tuple(str(p) for p in src.skipped_platforms))
+    if progress:
+        progress("done", name)
+    image, dropped = curations.apply(image)
+    return replace(image, false_positives=tuple(f"{p.name}@{p.version}: {p.curation}"
+                                                for p in dropped))
+
+
+def _catalog(src: ImageSource, work: Path, options: ScanOptions) -> Image:
+    """Unpack, verify and catalog one image: the expensive part the cache saves."""
+    name = src.name
     dest = work / "images" / src.config_digest.replace(":", "-")
     if dest.exists():
         shutil.rmtree(dest)
@@ -131,22 +162,15 @@ def _inventory_one(found: Found, work: Path, options: ScanOptions, curations: Cu
     distro = doc.get("distro") or {}
     if not options.keep_work:
         shutil.rmtree(dest, ignore_errors=True)
-    if progress:
-        progress("done", name)
-    image = Image(
+    return Image(
         name=name, tags=tuple(sorted(src.tags)), config_digest=src.config_digest,
         manifest_digest=src.manifest_digest,
         architecture=str(config.get("architecture") or src.platform.architecture),
         os=str(config.get("os") or "linux"), source=src.source, embedding=src.embedding,
         layers=tree.layers, packages=tuple(packages),
         distro=" ".join(x for x in (distro.get("id"), distro.get("versionID")) if x),
-        also_found_at=found.also_found_at,
-        skipped_platforms=tuple(str(p) for p in src.skipped_platforms),
         skipped_entries=tree.skipped,
     )
-    image, dropped = curations.apply(image)
-    return replace(image, false_positives=tuple(f"{p.name}@{p.version}: {p.curation}"
-                                                for p in dropped))
 
 
 def scan(target: str, options: ScanOptions = ScanOptions(),
@@ -158,11 +182,15 @@ def scan(target: str, options: ScanOptions = ScanOptions(),
     try:
         syft_version = syft.version(work)
         curations = load_curations(options.curations)
+        cache = (InventoryCache(options.cache_dir or default_cache_dir(),
+                                salt=(str(syft.binary()), syft_version, LICENSE_LIST_VERSION))
+                 if options.use_cache else None)
         found, arch = _discover_target(target, work, options)
         jobs = options.jobs or max(1, min(4, os.cpu_count() or 1))
         with ThreadPoolExecutor(max_workers=jobs) as pool:
             images = list(pool.map(
-                lambda f: _inventory_one(f, work, options, curations, progress), found.images))
+                lambda f: _inventory_one(f, work, options, curations, cache, progress),
+                found.images))
     finally:
         if own_work and not options.keep_work:
             shutil.rmtree(work, ignore_errors=True)

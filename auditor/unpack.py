@@ -390,6 +390,35 @@ def _check(what: str, kind: str, h: "hashlib._Hash", expected: str) -> None:
         )
 
 
+def verify(layers: Iterable[LayerSource], *, what: str, limits: Limits = Limits()) -> None:
+    """Check every layer against its digests by streaming it, writing nothing."""
+    for layer in layers:
+        lwhat = f"{what}: layer {layer.diff_id[:19]}…"
+        try:
+            with layer.open() as raw:
+                blob = _HashingReader(raw, "sha256")
+                peek = _Peek(blob)  # type: ignore[arg-type]
+                decomp = _decompressor(peek, peek.head)  # type: ignore[arg-type]
+                if decomp is None:
+                    content: _HashingReader = blob
+                    while peek.read(_CHUNK):
+                        pass
+                else:
+                    guard = _RatioGuard(decomp, blob, limits, lwhat)
+                    content = _HashingReader(io.BufferedReader(guard, _CHUNK))  # type: ignore[arg-type]
+                    content.drain()
+                    blob.drain()
+        except (EOFError, zlib.error, lzma.LZMAError, zstandard.ZstdError, OSError) as exc:
+            raise InputError(f"{lwhat}: truncated or corrupt layer ({exc})") from None
+        if layer.size >= 0 and blob.count != layer.size:
+            raise DigestMismatchError(
+                f"{lwhat}: blob is {blob.count} bytes but the manifest says {layer.size}")
+        if layer.digest and layer.digest != layer.diff_id:
+            _check(lwhat, "blob", blob.hash, layer.digest)
+        if layer.diff_id:
+            _check(lwhat, "content", content.hash, layer.diff_id)
+
+
 def squash(layers: Iterable[LayerSource], dest: Path, *, what: str,
            limits: Limits = Limits()) -> SquashResult:
     """Unpack `layers` (bottom first) into `dest` and return the tree with its provenance."""

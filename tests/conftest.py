@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,9 @@ CACHE = Path(os.environ.get("CONTAINER_AUDIT_FIXTURES", REPO / ".cache" / "fixtu
 SHARED = REPO.parent / "shared"
 IN_CI = os.environ.get("CI", "").lower() == "true"
 FIXTURE_TOOLS = ("podman", "skopeo", "buildah", "debootstrap", "dockerd", "dpkg-deb", "rpm")
+# one inventory cache per test session: tests share it, sessions never do
+os.environ.setdefault("CONTAINER_AUDIT_CACHE_DIR",
+                      tempfile.mkdtemp(prefix="container-audit-test-cache-"))
 DOCKER_SOCK = os.environ.get("CONTAINER_AUDIT_TEST_DOCKER_SOCK",
                              "/run/container-audit-test/docker.sock")
 

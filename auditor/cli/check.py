@@ -17,7 +17,7 @@ from ..report import verdicts as verdicts_out
 from ..scan import ScanOptions, created_timestamp, scan as run_scan
 from .main import EXIT_OK, EXIT_VIOLATIONS
 from .outputs import parse_outputs
-from .scan import progress
+from .scan import cache_options, progress
 
 FORMATS = ("table", "json", "inventory")
 PRESETS = Path(__file__).resolve().parents[2] / "policies"
@@ -95,11 +95,13 @@ def today(value: str) -> datetime.date:
 @click.option("--work-dir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--today", "today_value", default="", metavar="YYYY-MM-DD",
               help="Judge waiver expiry as of this day (default: today).")
+@cache_options
 def check(target: str | None, inventory_file: Path | None, policy_name: str | None,
           incompatible_license: str, license_exception: str, license_exception_severity: str,
           fail_on: str,
           curation_files: tuple[Path, ...], outputs: tuple[str, ...], arch: str,
-          work_dir: Path | None, today_value: str) -> int:
+          work_dir: Path | None, today_value: str, cache_dir: Path | None,
+          no_cache: bool) -> int:
     """Judge the licenses of every embedded image against a policy.
 
     Exit 0: nothing at or above --fail-on; 1: violations; 2: could not audit.
@@ -119,7 +121,8 @@ def check(target: str | None, inventory_file: Path | None, policy_name: str | No
     else:
         assert target is not None
         inv = run_scan(target, ScanOptions(work_dir=work_dir, architecture=arch,
-                                           curations=curation_files), progress())
+                                           curations=curation_files, cache_dir=cache_dir,
+                                           use_cache=not no_cache), progress())
     result = evaluate(inv, policy, today=today(today_value))
     judged = apply_concluded(inv, result)
     failed = fail_on != "never" and result.fails(fail_on)

@@ -36,13 +36,14 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 def _register() -> None:
-    from . import check, sbomcmds, scan
+    from . import cachecmd, check, sbomcmds, scan
 
     cli.add_command(scan.scan)
     cli.add_command(check.check)
     cli.add_command(sbomcmds.merge)
     cli.add_command(sbomcmds.sbom)
     cli.add_command(sbomcmds.audit)
+    cli.add_command(cachecmd.cache)
 
 
 def main(argv: list[str] | None = None) -> None:

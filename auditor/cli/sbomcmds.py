@@ -21,7 +21,7 @@ from ..sbom.merge import merge_files
 from .check import build_policy, today
 from .main import EXIT_OK, EXIT_VIOLATIONS
 from .outputs import parse_outputs
-from .scan import progress
+from .scan import cache_options, progress
 
 SBOM_FORMATS = ("spdx-json", "spdx3-json", "cyclonedx-json")
 
@@ -137,10 +137,12 @@ OUTPUT_NAMES = {
 @click.option("--arch", default="")
 @click.option("--work-dir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--today", "today_value", default="", metavar="YYYY-MM-DD")
+@cache_options
 def audit(target: str, policy_name: str | None, incompatible_license: str,
           license_exception: str, license_exception_severity: str, fail_on: str,
           curation_files: tuple[Path, ...], sbom_path: Path | None, output_dir: Path,
-          arch: str, work_dir: Path | None, today_value: str) -> int:
+          arch: str, work_dir: Path | None, today_value: str, cache_dir: Path | None,
+          no_cache: bool) -> int:
     """All in one: scan → check → merge → inventory, verdicts and SBOMs in --output-dir.
 
     The exit code is the check's: 0 pass, 1 violations, 2 could not audit.
@@ -152,7 +154,8 @@ def audit(target: str, policy_name: str | None, incompatible_license: str,
     output_dir.mkdir(parents=True, exist_ok=True)
 
     inv = run_scan(target, ScanOptions(work_dir=work_dir, architecture=arch,
-                                       curations=curation_files), progress())
+                                       curations=curation_files, cache_dir=cache_dir,
+                                       use_cache=not no_cache), progress())
     result = evaluate(inv, policy, today=today(today_value))
     judged = apply_concluded(inv, result)
     failed = fail_on != "never" and result.fails(fail_on)

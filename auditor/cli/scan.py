@@ -17,6 +17,16 @@ from .outputs import parse_outputs
 FORMATS = ("table", "json")
 
 
+def cache_options(f):  # type: ignore[no-untyped-def]
+    """--cache-dir / --no-cache, shared by every command that scans."""
+    f = click.option("--no-cache", is_flag=True,
+                     help="Neither read nor write the inventory cache.")(f)
+    f = click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
+                     help="Inventory cache (default: $CONTAINER_AUDIT_CACHE_DIR or "
+                          "~/.cache/container-audit).")(f)
+    return f
+
+
 def progress():  # type: ignore[no-untyped-def]
     """Per-image progress lines on a terminal; nothing in CI logs or pipes."""
     if not sys.stderr.isatty():
@@ -47,8 +57,10 @@ def progress():  # type: ignore[no-untyped-def]
 @click.option("--curations", "curation_files", multiple=True,
               type=click.Path(dir_okay=False, path_type=Path),
               help="Curation file (YAML), consulted before the built-in curations. Repeatable.")
+@cache_options
 def scan(target: str, outputs: tuple[str, ...], arch: str, work_dir: Path | None,
-         keep_work: bool, jobs: int, curation_files: tuple[Path, ...]) -> int:
+         keep_work: bool, jobs: int, curation_files: tuple[Path, ...], cache_dir: Path | None,
+         no_cache: bool) -> int:
     """Find every container image embedded in TARGET and list its packages.
 
     TARGET is a root filesystem (directory or .tar[.gz|.bz2|.xz|.zst]), an image archive
@@ -57,7 +69,8 @@ def scan(target: str, outputs: tuple[str, ...], arch: str, work_dir: Path | None
     """
     plan = parse_outputs(outputs, FORMATS, "table")
     inv = run_scan(target, ScanOptions(work_dir=work_dir, keep_work=keep_work,
-                                       architecture=arch, jobs=jobs, curations=curation_files),
+                                       architecture=arch, jobs=jobs, curations=curation_files,
+                                       cache_dir=cache_dir, use_cache=not no_cache),
                    progress())
     for fmt, path in plan:
         text = schema.dumps(inv) if fmt == "json" else table.render(inv)

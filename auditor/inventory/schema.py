@@ -47,7 +47,7 @@ def _package(p: Package) -> dict[str, Any]:
     }
 
 
-def _image(i: Image) -> dict[str, Any]:
+def image_to_dict(i: Image) -> dict[str, Any]:
     return {
         "name": i.name, "tags": list(i.tags), "config_digest": i.config_digest,
         "manifest_digest": i.manifest_digest, "architecture": i.architecture, "os": i.os,
@@ -73,7 +73,7 @@ def to_dict(inv: Inventory) -> dict[str, Any]:
         "created": inv.created,
         "architecture": inv.architecture,
         "tools": [{"name": n, "version": v} for n, v in inv.tools],
-        "images": [_image(i) for i in sorted(inv.images, key=lambda i: (i.source, i.config_digest))],
+        "images": [image_to_dict(i) for i in sorted(inv.images, key=lambda i: (i.source, i.config_digest))],
         "declared": [_decl(d) for d in sorted(inv.declared, key=lambda d: (d.file, d.reference))],
         "undeclared": sorted(inv.undeclared),
         "warnings": [{"source": w.source, "message": w.message} for w in inv.warnings],
@@ -92,13 +92,13 @@ def _expr(v: str) -> str | Sentinel:
     return v
 
 
-def from_dict(doc: Any, label: str) -> Inventory:
-    try:
-        if doc.get("schema_version", "").split(".")[0] != SCHEMA_VERSION.split(".")[0]:
-            raise InputError(f"{label}: unsupported inventory schema_version "
-                             f"{doc.get('schema_version')!r} (expected {SCHEMA_VERSION})")
-        loc = lambda d: Location(path=d["path"], layer=d.get("layer"))  # noqa: E731
-        images = tuple(Image(
+def _loc_from(d: dict[str, Any]) -> Location:
+    return Location(path=d["path"], layer=d.get("layer"))
+
+
+def _image_from(i: dict[str, Any]) -> Image:
+    loc = _loc_from
+    return Image(
             name=i["name"], tags=tuple(i["tags"]), config_digest=i["config_digest"],
             manifest_digest=i.get("manifest_digest", ""), architecture=i.get("architecture", ""),
             os=i.get("os", "linux"), distro=i.get("distro", ""), source=i["source"],
@@ -129,7 +129,22 @@ def from_dict(doc: Any, label: str) -> Inventory:
                     evidence=loc(o["evidence"]) if o.get("evidence") else None)
                     for o in p.get("other_licenses", ())),
             ) for p in i["packages"]),
-        ) for i in doc["images"])
+    )
+
+
+def image_from_dict(i: Any, label: str) -> Image:
+    try:
+        return _image_from(i)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise InputError(f"{label}: not a container-audit image entry ({exc})") from None
+
+
+def from_dict(doc: Any, label: str) -> Inventory:
+    try:
+        if doc.get("schema_version", "").split(".")[0] != SCHEMA_VERSION.split(".")[0]:
+            raise InputError(f"{label}: unsupported inventory schema_version "
+                             f"{doc.get('schema_version')!r} (expected {SCHEMA_VERSION})")
+        images = tuple(_image_from(i) for i in doc["images"])
         declared = tuple(Declaration(
             file=d["file"], kind=d["kind"], reference=d["reference"], name=d.get("name", ""),
             version=d.get("version", ""), tag=d.get("tag", ""), service=d.get("service", ""),

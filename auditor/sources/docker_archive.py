@@ -10,6 +10,7 @@ An archive may hold several images (one manifest entry each).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,8 @@ def detect(path: Path) -> bool:
 
 def open_archive(path: Path, ctx: OpenContext) -> list[ImageSource]:
     label = ctx.display(path)
-    return read_archive(TarIndex(path, label), label, Embedding.ARCHIVE)
+    return [replace(i, origin_file=str(path))
+            for i in read_archive(TarIndex(path, label), label, Embedding.ARCHIVE)]
 
 
 def _digest_from_name(name: str) -> str:

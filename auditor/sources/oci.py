@@ -10,6 +10,7 @@ others are reported. Every manifest, config and blob is verified against its dig
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +61,8 @@ def open_dir(path: Path, ctx: OpenContext) -> list[ImageSource]:
 def open_archive(path: Path, ctx: OpenContext) -> list[ImageSource]:
     label = ctx.display(path)
     stem = path.name.split(".", 1)[0]
-    return read_layout(TarIndex(path, label), label, stem, ctx)
+    return [replace(i, origin_file=str(path))
+            for i in read_layout(TarIndex(path, label), label, stem, ctx)]
 
 
 def _platform(desc: dict[str, Any]) -> Platform | None:

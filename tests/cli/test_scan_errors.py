@@ -175,7 +175,7 @@ def test_syft_failures_are_tool_errors(tmp_path: Path, script: str, pattern: str
     fake.write_text(script)
     fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
     arch = docker_archive(tmp_path / "a.tar", [layer_tar([("f", "file", "x")])])
-    r = run_cli("scan", str(arch), env={"CONTAINER_AUDIT_SYFT": str(fake)})
+    r = run_cli("scan", str(arch), "--no-cache", env={"CONTAINER_AUDIT_SYFT": str(fake)})
     assert r.rc == 2, r.err
     assert pattern in r.err and r.err.startswith("container-audit: error: syft")
 
@@ -184,7 +184,7 @@ def test_work_dir_syft_cannot_see_is_refused(tmp_path: Path) -> None:
     arch = docker_archive(tmp_path / "a.tar", [layer_tar([("f", "file", "x")])])
     work = Path("/dev/shm") / f"ca-test-{os.getpid()}"
     try:
-        r = run_cli("scan", str(arch), "--work-dir", str(work))
+        r = run_cli("scan", str(arch), "--work-dir", str(work), "--no-cache")
     finally:
         import shutil
         shutil.rmtree(work, ignore_errors=True)
