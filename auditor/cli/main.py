@@ -36,7 +36,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 def _register() -> None:
-    from . import cachecmd, check, sbomcmds, scan
+    from . import cachecmd, check, report, sbomcmds, scan
 
     cli.add_command(scan.scan)
     cli.add_command(check.check)
@@ -44,6 +44,8 @@ def _register() -> None:
     cli.add_command(sbomcmds.sbom)
     cli.add_command(sbomcmds.audit)
     cli.add_command(cachecmd.cache)
+    cli.add_command(report.report)
+    cli.add_command(report.diff)
 
 
 def main(argv: list[str] | None = None) -> None:

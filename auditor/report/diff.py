@@ -17,8 +17,9 @@ change of the declared or the concluded license of a package kept by name.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from ..model import Image, Inventory, Package, Sentinel
 

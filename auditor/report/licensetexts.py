@@ -21,9 +21,10 @@ import importlib.metadata
 import importlib.resources
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..errors import InputError
 
@@ -83,9 +84,10 @@ class _Directory:
                 if p.suffix in (".txt", ".json") and p.is_file():
                     self._names.setdefault(p.stem.casefold() + p.suffix, p)
         for suffix in (".txt", ".json"):
-            p = self._names.get(key.casefold() + suffix)
-            if p is None:
+            found = self._names.get(key.casefold() + suffix)
+            if found is None:
                 continue
+            p = found
             try:
                 raw = p.read_text("utf-8")
                 if suffix == ".txt":

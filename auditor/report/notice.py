@@ -21,8 +21,9 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from ..model import Location
 from .licenseinfo import license_ids
@@ -118,8 +119,8 @@ def build(report: Report, inventory_packages: dict[tuple[str, str], Any],
                       if lid.startswith("LicenseRef-") else
                       "No offline source had the text of this SPDX license "
                       f"(see https://spdx.org/licenses/{lid}.html)."),
-                     "The packages state it as quoted below; the full text is in the files "
-                     "named, inside the images.", ""]
+                     ("The packages state it as quoted below; the full text is in the files "
+                      "named, inside the images."), ""]
             for label, image, value, where in sorted(raw[lid]):
                 lines.append(f"- {label} in {image}: \"{value}\" in {where}")
             files[path] = "\n".join(lines) + "\n"
@@ -146,10 +147,10 @@ def build(report: Report, inventory_packages: dict[tuple[str, str], Any],
     files["index.json"] = json.dumps(index, indent=2, ensure_ascii=False) + "\n"
 
     out = [f"Third-party software notices: {report.target}", "",
-           f"{len(ordered)} packages in {len(report.images)} container images, under "
-           f"{len(all_ids)} licenses. The text of each license is in the file named after it;",
-           "the copyright notices are in the files listed under \"Copyright\", inside the "
-           "image (layer given by its diff_id).", ""]
+           (f"{len(ordered)} packages in {len(report.images)} container images, under "
+            f"{len(all_ids)} licenses. The text of each license is in the file named after it;"),
+           ("the copyright notices are in the files listed under \"Copyright\", inside the "
+            "image (layer given by its diff_id)."), ""]
     if report.created:
         out += [f"Inventory judged on {report.created}.", ""]
     for _, p in ordered:

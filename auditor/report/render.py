@@ -62,7 +62,7 @@ def environment(template_dir: Path | None = None) -> jinja2.Environment:
     dirs.append(shipped[0])
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader([str(d) for d in dirs]),
-        autoescape=lambda name: bool(name) and name.endswith((".html.j2", ".svg.j2")),
+        autoescape=lambda name: name is not None and name.endswith((".html.j2", ".svg.j2")),
         undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
         trim_blocks=True, lstrip_blocks=True)
     env.filters["short"] = short
@@ -136,9 +136,14 @@ def _render(env: jinja2.Environment, name: str, **context: Any) -> str:
     try:
         text = env.get_template(name).render(**context)
     except jinja2.TemplateError as exc:
-        where = getattr(exc, "filename", None) or name
-        line = getattr(exc, "lineno", None)
-        raise InputError(f"{where}{f':{line}' if line else ''}: template error: "
+        where, line = getattr(exc, "filename", None), getattr(exc, "lineno", None)
+        if where is None:  # a runtime error: Jinja maps its frames to the template lines
+            tb = exc.__traceback__
+            while tb is not None:
+                if tb.tb_frame.f_code.co_filename.endswith(".j2"):
+                    where, line = tb.tb_frame.f_code.co_filename, tb.tb_lineno
+                tb = tb.tb_next
+        raise InputError(f"{where or name}{f':{line}' if line else ''}: template error: "
                          f"{exc.message or type(exc).__name__}") from None
     return text if text.endswith("\n") else text + "\n"
 

@@ -92,12 +92,12 @@ def render_markdown(report: Report) -> str:
     found = rows(report)
     sources = sorted({(r.source_name, r.source_version) for r in found})
     out = [f"# Source offer: {_md(report.target)}", "",
-           f"{len(found)} packages from {len(sources)} source packages are under copyleft "
-           "licenses; their complete corresponding source must be offered with the product.",
+           (f"{len(found)} packages from {len(sources)} source packages are under copyleft "
+            "licenses; their complete corresponding source must be offered with the product."),
            ""]
     if found:
-        out += ["| package | version | license | source package | source version | images "
-                "| how to obtain |", "|---|---|---|---|---|---|---|"]
+        out += [("| package | version | license | source package | source version | images "
+                 "| how to obtain |"), "|---|---|---|---|---|---|---|"]
         for r in found:
             how = f"`{r.obtain}`<br>{r.url}" if r.obtain else "—"
             out.append(f"| {_md(r.name)} | {_md(r.version)} | {_md(r.license)} | "

@@ -264,14 +264,14 @@ def build(inv: Inventory, verdicts: dict[str, Any], *, diff: InventoryDiff | Non
                 license=shipped, category=expression_category(shipped),
                 copyright=_copyright(p), findings=found, status=_status(found)))
         pkgs.sort(key=lambda r: (r.name, r.version, r.type, r.purl))
-        img_findings = tuple(r for r in rows if r.image == img.name)
-        cats = Counter(r.category for r in pkgs)
+        img_findings = tuple(f for f in rows if f.image == img.name)
+        cats = Counter(p.category for p in pkgs)
         product_cats += cats
-        for r in pkgs:
-            product_ids.update(license_terms(r.license))
+        for row in pkgs:
+            product_ids.update(license_terms(row.license))
         layer_rows = []
         for n, layer in enumerate(img.layers, 1):
-            brought = [r for r in pkgs if r.layer == layer.diff_id]
+            brought = [row for row in pkgs if row.layer == layer.diff_id]
             layer_rows.append(LayerRow(
                 index=n, diff_id=layer.diff_id, digest=layer.digest, size=layer.size,
                 packages=len(brought),
