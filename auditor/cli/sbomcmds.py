@@ -15,7 +15,9 @@ from ..fileio import atomic_write
 from ..inventory import schema
 from ..model import NOASSERTION, Inventory
 from ..policy import apply_concluded, evaluate
-from ..report import table, verdicts as verdicts_out
+from ..report import diff as diff_mod
+from ..report import render, table, view
+from ..report import verdicts as verdicts_out
 from ..scan import ScanOptions, created_timestamp, scan as run_scan
 from ..sbom.merge import merge_files
 from .check import build_policy, today
@@ -117,6 +119,8 @@ OUTPUT_NAMES = {
     "spdx-json": "container-audit.spdx.json",
     "spdx3-json": "container-audit.spdx3.json",
     "cyclonedx-json": "container-audit.cdx.json",
+    "html": "container-audit.html",
+    "md": "container-audit.md",
 }
 
 
@@ -137,12 +141,14 @@ OUTPUT_NAMES = {
 @click.option("--arch", default="")
 @click.option("--work-dir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--today", "today_value", default="", metavar="YYYY-MM-DD")
+@click.option("--baseline", "baseline_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Inventory of an earlier audit: the reports show what changed since.")
 @cache_options
 def audit(target: str, policy_name: str | None, incompatible_license: str,
           license_exception: str, license_exception_severity: str, fail_on: str,
           curation_files: tuple[Path, ...], sbom_path: Path | None, output_dir: Path,
-          arch: str, work_dir: Path | None, today_value: str, cache_dir: Path | None,
-          no_cache: bool) -> int:
+          arch: str, work_dir: Path | None, today_value: str, baseline_file: Path | None,
+          cache_dir: Path | None, no_cache: bool) -> int:
     """All in one: scan → check → merge → inventory, verdicts and SBOMs in --output-dir.
 
     The exit code is the check's: 0 pass, 1 violations, 2 could not audit.
@@ -171,6 +177,12 @@ def audit(target: str, policy_name: str | None, incompatible_license: str,
     }
     for fmt in SBOM_FORMATS:
         files[fmt] = _sbom_bytes(fmt, judged, created)
+    changes = diff_mod.diff(_load_inventory(baseline_file), judged) if baseline_file else None
+    rep = view.build(judged, view.parse_verdicts(files["verdicts"].decode(), "verdicts"),
+                     diff=changes)
+    env = render.environment(None)
+    files["html"] = render.render_html(rep, env).encode()
+    files["md"] = render.render_markdown(rep, env).encode()
     for key in sorted(files):
         atomic_write(output_dir / OUTPUT_NAMES[key], files[key])
     if sbom_path is not None:

@@ -37,6 +37,7 @@ def podman_outputs(fixtures, tmp_path_factory) -> Path:
 def test_audit_writes_everything(podman_outputs: Path) -> None:
     names = sorted(p.name for p in podman_outputs.iterdir())
     assert names == sorted(["container-audit.cdx.json", "container-audit.inventory.json",
+                            "container-audit.html", "container-audit.md",
                             "container-audit.spdx.json", "container-audit.spdx3.json",
                             "container-audit.txt", "container-audit.verdicts.json"])
     inv = json.loads((podman_outputs / "container-audit.inventory.json").read_text())
