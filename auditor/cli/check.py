@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import datetime
 from pathlib import Path
+from typing import Any
 
 import click
 
 from ..errors import InputError, PolicyError
 from ..fileio import atomic_write
 from ..inventory import schema
+from ..model import Inventory
 from ..policy import (Policy, apply_concluded, evaluate, load_policy, merge_yocto,
                       policy_from_yocto)
 from ..report import verdicts as verdicts_out
@@ -56,6 +58,18 @@ def build_policy(policy_name: str | None, incompatible: str, exceptions: str,
     if exceptions.strip():
         sources.append(f"INCOMPATIBLE_LICENSE_EXCEPTIONS={exceptions.strip()}")
     return policy, sources
+
+
+def judge(inv: Inventory, policy: Policy, sources: list[str], *, fail_on: str,
+          day: datetime.date) -> tuple[Inventory, dict[str, Any], bool]:
+    """Evaluate: (inventory with concluded licenses, verdicts document, failed?)."""
+    result = evaluate(inv, policy, today=day)
+    judged = apply_concluded(inv, result)
+    failed = fail_on != "never" and result.fails(fail_on)
+    doc = verdicts_out.to_dict(judged, result.findings, policy_name=policy.name,
+                               policy_sources=sources, policy_digest=result.policy_digest,
+                               fail_on=fail_on, failed=failed, created=created_timestamp())
+    return judged, doc, failed
 
 
 def today(value: str) -> datetime.date:
@@ -123,12 +137,7 @@ def check(target: str | None, inventory_file: Path | None, policy_name: str | No
         inv = run_scan(target, ScanOptions(work_dir=work_dir, architecture=arch,
                                            curations=curation_files, cache_dir=cache_dir,
                                            use_cache=not no_cache), progress())
-    result = evaluate(inv, policy, today=today(today_value))
-    judged = apply_concluded(inv, result)
-    failed = fail_on != "never" and result.fails(fail_on)
-    doc = verdicts_out.to_dict(judged, result.findings, policy_name=policy.name,
-                               policy_sources=sources, policy_digest=result.policy_digest,
-                               fail_on=fail_on, failed=failed, created=created_timestamp())
+    judged, doc, failed = judge(inv, policy, sources, fail_on=fail_on, day=today(today_value))
     for fmt, path in plan:
         if fmt == "json":
             text = verdicts_out.dumps(doc)

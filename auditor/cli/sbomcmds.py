@@ -14,13 +14,12 @@ from ..errors import InputError
 from ..fileio import atomic_write
 from ..inventory import schema
 from ..model import NOASSERTION, Inventory
-from ..policy import apply_concluded, evaluate
 from ..report import diff as diff_mod
 from ..report import render, table, view
 from ..report import verdicts as verdicts_out
 from ..scan import ScanOptions, created_timestamp, scan as run_scan
 from ..sbom.merge import merge_files
-from .check import build_policy, today
+from .check import build_policy, judge, today
 from .main import EXIT_OK, EXIT_VIOLATIONS
 from .outputs import parse_outputs
 from .scan import cache_options, progress
@@ -162,13 +161,8 @@ def audit(target: str, policy_name: str | None, incompatible_license: str,
     inv = run_scan(target, ScanOptions(work_dir=work_dir, architecture=arch,
                                        curations=curation_files, cache_dir=cache_dir,
                                        use_cache=not no_cache), progress())
-    result = evaluate(inv, policy, today=today(today_value))
-    judged = apply_concluded(inv, result)
-    failed = fail_on != "never" and result.fails(fail_on)
-    created = created_timestamp()
-    doc = verdicts_out.to_dict(judged, result.findings, policy_name=policy.name,
-                               policy_sources=sources, policy_digest=result.policy_digest,
-                               fail_on=fail_on, failed=failed, created=created)
+    judged, doc, failed = judge(inv, policy, sources, fail_on=fail_on, day=today(today_value))
+    created = doc["created"]
     files: dict[str, bytes] = {
         "inventory": schema.dumps(judged).encode(),
         "verdicts": verdicts_out.dumps(doc).encode(),
