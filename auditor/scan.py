@@ -32,6 +32,7 @@ from .inventory.cache import InventoryCache, fingerprint
 from .inventory.cache import default_dir as default_cache_dir
 from .model import Image, ImageSource, Inventory
 from .rootpath import ImageRoot
+from .sources import diskimage
 from .sources.base import OpenContext, parse_json
 from .sources.blobs import compression_of, looks_like_tar
 from .sources.daemon import is_daemon_ref, open_daemon
@@ -106,10 +107,15 @@ def _discover_target(target: str, work: Path, options: ScanOptions) -> tuple[Dis
         if direct is not None:
             return Discovery(images=tuple(dedupe(direct)), declared=(), undeclared=()), (
                 ctx.architecture)
-        if not (looks_like_tar(path) or compression_of(path)):
-            raise InputError(f"{target}: not a root filesystem, image archive or image store")
         root = work / "rootfs"
-        extract_tarball(path, root, what=target, limits=options.limits)
+        if diskimage.detect(path):
+            shutil.rmtree(root, ignore_errors=True)  # a kept --work-dir of an earlier run
+            info = diskimage.extract(path, root, what=target, limits=options.limits)
+            log.info("%s: %s", target, info)
+        elif looks_like_tar(path) or compression_of(path):
+            extract_tarball(path, root, what=target, limits=options.limits)
+        else:
+            raise InputError(f"{target}: not a root filesystem, image archive or image store")
     else:
         raise InputError(f"{target}: not a regular file or directory")
     arch = options.architecture or detect_architecture(root) or host_architecture()
