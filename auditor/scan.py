@@ -102,6 +102,7 @@ def _discover_target(target: str, work: Path, options: ScanOptions
         return Discovery(images=tuple(dedupe(images)), declared=(), undeclared=()), (
             options.architecture or host_architecture()), None
     path = Path(target)
+    info: diskimage.ImageFileInfo | None = None
     if not path.exists():
         raise InputError(f"{target}: no such file or directory")
     if path.is_dir():
@@ -118,7 +119,6 @@ def _discover_target(target: str, work: Path, options: ScanOptions
             return Discovery(images=tuple(dedupe(direct)), declared=(), undeclared=()), (
                 ctx.architecture), None
         root = work / "rootfs"
-        info = None
         if diskimage.detect(path):
             shutil.rmtree(root, ignore_errors=True)  # a kept --work-dir of an earlier run
             info = diskimage.extract(path, root, what=target, limits=options.limits)
@@ -130,8 +130,7 @@ def _discover_target(target: str, work: Path, options: ScanOptions
     else:
         raise InputError(f"{target}: not a regular file or directory")
     arch = options.architecture or detect_architecture(root) or host_architecture()
-    return discover(root, OpenContext(root=root, architecture=arch)), arch, (
-        info if path.is_file() else None)
+    return discover(root, OpenContext(root=root, architecture=arch)), arch, info
 
 
 def _inventory_one(found: Found, work: Path, options: ScanOptions, curations: Curations,

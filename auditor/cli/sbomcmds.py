@@ -14,6 +14,7 @@ from ..errors import InputError
 from ..fileio import atomic_write
 from ..inventory import schema
 from ..model import NOASSERTION, Inventory
+from ..policy import package_key
 from ..report import diff as diff_mod
 from ..report import render, table, view
 from ..report import verdicts as verdicts_out
@@ -46,14 +47,14 @@ def _apply_verdicts(inv: Inventory, path: Path) -> Inventory:
     try:
         doc: Any = json.loads(path.read_text("utf-8"))
         table_ = {(p["config_digest"], p["purl"] or f"{p['name']}@{p['version']}"):
-                  p["concluded_license"] for p in doc["packages"]}
+                  p["concluded_license"] for p in doc["packages"]}  # = policy.package_key
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise InputError(f"{path}: not a container-audit verdicts file ({exc})") from None
     images = []
     for img in inv.images:
         pkgs = []
         for p in img.packages:
-            c = table_.get((img.config_digest, p.purl or f"{p.name}@{p.version}"))
+            c = table_.get((img.config_digest, package_key(p)))
             pkgs.append(replace(p, concluded_license=NOASSERTION if c in (None, "NOASSERTION")
                                 else c) if c is not None else p)
         images.append(replace(img, packages=tuple(pkgs)))
