@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
+from typing import Protocol
 
 from .errors import UnsafeInputError
 
@@ -20,6 +21,19 @@ MAX_SYMLINKS = 40  # the kernel's own limit for one lookup
 def split(path: str) -> list[str]:
     """Components of a POSIX path, without empty and `.` parts (`..` kept)."""
     return [c for c in path.split("/") if c and c != "."]
+
+
+class ImageFiles(Protocol):
+    """What later stages read of an image: an unpacked tree (ImageRoot) or the in-memory
+    squashed layers (vroot.VirtualRoot)."""
+
+    def read_bytes(self, path: str, *, limit: int = ...) -> bytes | None: ...
+
+    def real_path(self, path: str) -> str: ...
+
+    def identity(self, path: str) -> object | None: ...
+
+    def is_symlink(self, path: str) -> bool: ...
 
 
 class ImageRoot:
@@ -86,3 +100,18 @@ class ImageRoot:
             if not stat.S_ISREG(os.fstat(fd).st_mode):
                 return None
             return fh.read(limit)
+
+    def real_path(self, path: str) -> str:
+        """The image path `path` leads to, links followed inside the root."""
+        return self.relative(self.resolve(path))
+
+    def identity(self, path: str) -> object | None:
+        """(st_dev, st_ino) of the file behind `path`; None if absent."""
+        try:
+            st = os.stat(self.resolve(path))
+        except OSError:
+            return None
+        return (st.st_dev, st.st_ino)
+
+    def is_symlink(self, path: str) -> bool:
+        return os.path.islink(self.resolve(path, follow_final=False))

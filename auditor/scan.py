@@ -14,31 +14,33 @@ import platform
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
 
 from . import __version__
-from .errors import InputError
+from .errors import InputError, LimitExceededError
 from .inventory import syft
+from .inventory.cache import InventoryCache, fingerprint
+from .inventory.cache import default_dir as default_cache_dir
 from .inventory.catalog import build_packages
+from .inventory.layout import write_layout
+from .layers import LayerStore
 from .licenses.curations import Curations
 from .licenses.curations import load as load_curations
 from .licenses.declare import declare
 from .licenses.normalize import LICENSE_LIST_VERSION
-from .inventory.cache import InventoryCache, fingerprint
-from .inventory.cache import default_dir as default_cache_dir
 from .model import Image, ImageSource, Inventory
-from .rootpath import ImageRoot
 from .sources import diskimage
 from .sources.base import OpenContext, parse_json
 from .sources.blobs import compression_of, looks_like_tar
 from .sources.daemon import is_daemon_ref, open_daemon
 from .sources.discover import Discovery, Found, dedupe, discover, open_path
 from .sources.rootfs import detect_architecture
-from .unpack import Limits, extract_tarball, squash, verify
+from .unpack import Limits, extract_tarball, verify
+from .vroot import VirtualRoot
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +66,8 @@ class ScanOptions:
 def work_root() -> str | None:
     """Where the private work dir goes by default: CONTAINER_AUDIT_TMPDIR, else TMPDIR.
 
-    Not /dev/shm, though unpacking there is many times faster: syft skips every path
-    under /dev (also through a symlink), so it would see an empty image.
+    It holds the uncompressed layer blobs of the images being scanned (and, for a rootfs
+    tarball or disk image target, the container areas of that rootfs).
     """
     return os.environ.get("CONTAINER_AUDIT_TMPDIR") or None
 
@@ -134,7 +136,8 @@ def _discover_target(target: str, work: Path, options: ScanOptions
 
 
 def _inventory_one(found: Found, work: Path, options: ScanOptions, curations: Curations,
-                   cache: InventoryCache | None, progress: Progress | None) -> Image:
+                   cache: InventoryCache | None, store: LayerStore,
+                   progress: Progress | None) -> Image:
     src = found.image
     name = src.name
     if progress:
@@ -151,7 +154,7 @@ def _inventory_one(found: Found, work: Path, options: ScanOptions, curations: Cu
                         manifest_digest=src.manifest_digest, source=src.source,
                         embedding=src.embedding)
     else:
-        image = _catalog(src, work, options)
+        image = _catalog(src, work, options, store)
         if cache is not None:
             cache.put(image, fp)
     image = replace(image, also_found_at=found.also_found_at,
@@ -163,18 +166,25 @@ def _inventory_one(found: Found, work: Path, options: ScanOptions, curations: Cu
                                                 for p in dropped))
 
 
-def _catalog(src: ImageSource, work: Path, options: ScanOptions) -> Image:
-    """Unpack, verify and catalog one image: the expensive part the cache saves."""
+def _catalog(src: ImageSource, work: Path, options: ScanOptions, store: LayerStore) -> Image:
+    """Read, verify and catalog one image: the expensive part the cache saves."""
     name = src.name
+    what = f"{src.source}: image {name}"
+    read = [store.get(layer, what) for layer in src.layers]
+    if sum(rl.file_bytes for rl in read) > options.limits.max_total_bytes:
+        raise LimitExceededError(f"{what}: image content exceeds "
+                                 f"{options.limits.max_total_bytes} bytes")
+    if sum(len(rl.members) + rl.skipped for rl in read) > options.limits.max_members:
+        raise LimitExceededError(f"{what}: more than {options.limits.max_members} entries")
+    tree = VirtualRoot(read, what=what)
     dest = work / "images" / src.config_digest.replace(":", "-")
     if dest.exists():
         shutil.rmtree(dest)
-    tree = squash(src.layers, dest / "rootfs", what=f"{src.source}: image {name}",
-                  limits=options.limits)
-    doc = syft.scan_dir(tree.root, work=dest, name=name, timeout=options.syft_timeout)
-    packages = build_packages(doc, root=tree.root, layer_of=tree.layer_of,
+    layout = write_layout(dest / "layout", src.config, read)
+    doc = syft.scan_layout(layout, work=dest, name=name, timeout=options.syft_timeout)
+    packages = build_packages(doc, img=tree, layer_of=tree.layer_of,
                               layer_order=[l.diff_id for l in tree.layers])
-    packages = declare(packages, ImageRoot(tree.root), tree.layer_of)
+    packages = declare(packages, tree, tree.layer_of)
     config = parse_json(src.config, f"{src.source}: config")
     distro = doc.get("distro") or {}
     if not options.keep_work:
@@ -204,9 +214,10 @@ def scan(target: str, options: ScanOptions = ScanOptions(),
                  if options.use_cache else None)
         found, arch, info = _discover_target(target, work, options)
         jobs = options.jobs or max(1, min(4, os.cpu_count() or 1))
+        store = LayerStore(work / "blobs", limits=options.limits)
         with ThreadPoolExecutor(max_workers=jobs) as pool:
             images = list(pool.map(
-                lambda f: _inventory_one(f, work, options, curations, cache, progress),
+                lambda f: _inventory_one(f, work, options, curations, cache, store, progress),
                 found.images))
         if info is not None:
             images = [replace(i, stored_at=info.where(i.source)) for i in images]

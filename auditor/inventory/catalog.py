@@ -12,16 +12,15 @@
 
 from __future__ import annotations
 
-import os
 from collections import defaultdict
-from pathlib import Path
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 from urllib.parse import quote
 
 from debian.deb822 import Deb822
 
 from ..model import NOASSERTION, License, Location, Package
-from ..rootpath import ImageRoot
+from ..rootpath import ImageFiles
 
 OPKG_DIRS = ("/var/lib/opkg/", "/usr/lib/opkg/", "/lib/opkg/")
 MULTI_CALL = frozenset({"busybox", "toybox"})
@@ -69,7 +68,7 @@ def _package_layer(locs: list[Location], shared: set[str], rank: dict[str, int])
     return min(pool, key=lambda d: rank.get(d, 1 << 30)) if pool else None
 
 
-def build_packages(doc: dict[str, Any], *, root: Path, layer_of: Callable[[str], str | None],
+def build_packages(doc: dict[str, Any], *, img: ImageFiles, layer_of: Callable[[str], str | None],
                    layer_order: list[str]) -> list[Package]:
     rank = {d: i for i, d in enumerate(layer_order)}
     arts = [a for a in doc.get("artifacts") or () if isinstance(a, dict)]
@@ -80,7 +79,6 @@ def build_packages(doc: dict[str, Any], *, root: Path, layer_of: Callable[[str],
                 counts[p] += 1
     shared = {p for p, n in counts.items() if n > 1 or p.rsplit("/", 1)[-1] in SHARED_DB_NAMES}
     distro_id, distro_ver = _distro(doc)
-    img = ImageRoot(root)
 
     merged: dict[tuple[str, str, str, str], Package] = {}
     for a in arts:
@@ -148,7 +146,7 @@ def _opkg_purl(name: str, version: str, arch: str, distro: str, distro_ver: str)
 class _ControlLicenses:
     """`License:` fields of opkg control data in one image, each file parsed once."""
 
-    def __init__(self, img: ImageRoot, layer_of: Callable[[str], str | None]) -> None:
+    def __init__(self, img: ImageFiles, layer_of: Callable[[str], str | None]) -> None:
         self._img = img
         self._layer_of = layer_of
         self._files: dict[str, dict[str, str]] = {}
@@ -177,7 +175,7 @@ class _ControlLicenses:
 _GONE = frozenset({"not-installed", "config-files"})
 
 
-def _drop_not_installed(pkgs: list[Package], img: ImageRoot) -> list[Package]:
+def _drop_not_installed(pkgs: list[Package], img: ImageFiles) -> list[Package]:
     """syft lists dpkg/opkg status entries whatever their state; an entry whose status is
     `not-installed` or `config-files` has no files in the image and is not shipped."""
     states: dict[str, dict[tuple[str, str], str]] = {}
@@ -203,20 +201,16 @@ def _drop_not_installed(pkgs: list[Package], img: ImageRoot) -> list[Package]:
     return out
 
 
-def _drop_applet_aliases(pkgs: list[Package], img: ImageRoot) -> list[Package]:
+def _drop_applet_aliases(pkgs: list[Package], img: ImageFiles) -> list[Package]:
     """Drop binary-classifier packages whose only evidence is another package's binary,
     reached through a symlink or hard link under a different name (busybox applets)."""
-    def inode(path: str) -> tuple[int, int] | None:
-        try:
-            st = os.stat(img.resolve(path))
-        except OSError:
-            return None
-        return (st.st_dev, st.st_ino)
+    def inode(path: str) -> object | None:
+        return img.identity(path)
 
     binaries = [p for p in pkgs if p.found_by == "binary-classifier-cataloger"]
     if len(binaries) < 2:
         return pkgs
-    owner: dict[tuple[int, int], list[Package]] = defaultdict(list)
+    owner: dict[object, list[Package]] = defaultdict(list)
     for p in binaries:
         for loc in p.locations:
             ino = inode(loc.path)
@@ -230,7 +224,7 @@ def _drop_applet_aliases(pkgs: list[Package], img: ImageRoot) -> list[Package]:
         # among hard links, the multi-call binary is
         real = [p for p in group if any(
             l.path.rsplit("/", 1)[-1] == p.name
-            and not os.path.islink(img.resolve(l.path, follow_final=False)) for l in p.locations)]
+            and not img.is_symlink(l.path) for l in p.locations)]
         if len(real) > 1:
             real = [p for p in real if p.name in MULTI_CALL] or real
         if len(real) == 1:

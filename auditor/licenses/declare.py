@@ -10,18 +10,18 @@ values stay as they were: nothing is dropped.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Callable
 
 from ..model import NOASSERTION, License, Location, OtherLicense, Package
-from ..rootpath import ImageRoot
+from ..rootpath import ImageFiles
 from .debian import parse_copyright
 from .normalize import Normalized, and_all, is_valid, normalize
 
 _FLAVOR = {"rpm": "rpm", "apk": "apk", "opkg": "yocto"}
 
 
-def _declared_deb(pkg: Package, img: ImageRoot, layer_of: Callable[[str], str | None]
+def _declared_deb(pkg: Package, img: ImageFiles, layer_of: Callable[[str], str | None]
                   ) -> Package:
     path = f"/usr/share/doc/{pkg.name.split(':', 1)[0]}/copyright"
     data = img.read_bytes(path, limit=8 << 20)
@@ -29,7 +29,7 @@ def _declared_deb(pkg: Package, img: ImageRoot, layer_of: Callable[[str], str | 
     if data is None:
         return _from_values(pkg, "debian")
     # the layer of the file itself, after following links inside the image
-    real = img.relative(img.resolve(path))
+    real = img.real_path(path)
     evidence = Location(path=real, layer=layer_of(real))
     parsed = parse_copyright(data, common_licenses_hint=hints)
     declared = parsed.declared
@@ -70,7 +70,7 @@ def _notes(results: list[Normalized], extra: tuple[str, ...]) -> tuple[str, ...]
     return tuple(dict.fromkeys([*notes, *extra]))
 
 
-def declare(pkgs: list[Package], root: ImageRoot, layer_of: Callable[[str], str | None]
+def declare(pkgs: list[Package], root: ImageFiles, layer_of: Callable[[str], str | None]
             ) -> list[Package]:
     out = []
     for pkg in pkgs:

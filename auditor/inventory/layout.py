@@ -1,0 +1,57 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Inventory stage: the OCI image layout syft reads for one image.
+
+Written in the work dir from what layers.LayerStore verified: the image's own config
+bytes, a manifest listing the uncompressed layer blobs (hard links to the run's shared
+blobs, so a base layer shared by ten images is on disk once) and an index.json with that
+one manifest. syft never sees the original archive or store, only verified bytes, and
+decompresses nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from ..layers import ReadLayer, blob_hex
+
+LAYER_TAR = "application/vnd.oci.image.layer.v1.tar"
+CONFIG = "application/vnd.oci.image.config.v1+json"
+MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+INDEX = "application/vnd.oci.image.index.v1+json"
+
+
+def _put(blobs: Path, data: bytes) -> tuple[str, int]:
+    hexd = hashlib.sha256(data).hexdigest()
+    (blobs / hexd).write_bytes(data)
+    return "sha256:" + hexd, len(data)
+
+
+def write_layout(dest: Path, config: bytes, layers: list[ReadLayer]) -> Path:
+    blobs = dest / "blobs" / "sha256"
+    blobs.mkdir(parents=True, exist_ok=True)
+    cfg_digest, cfg_size = _put(blobs, config)
+    entries = []
+    for rl in layers:
+        hexd = blob_hex(rl.layer.diff_id)
+        target = blobs / hexd
+        if not target.exists():
+            try:
+                os.link(rl.blob, target)
+            except OSError:  # another file system: a link will do, syft follows it
+                os.symlink(rl.blob, target)
+        entries.append({"mediaType": LAYER_TAR, "digest": rl.layer.diff_id,
+                        "size": rl.layer.size})
+    manifest = json.dumps({"schemaVersion": 2, "mediaType": MANIFEST,
+                           "config": {"mediaType": CONFIG, "digest": cfg_digest,
+                                      "size": cfg_size},
+                           "layers": entries}, sort_keys=True).encode()
+    man_digest, man_size = _put(blobs, manifest)
+    (dest / "oci-layout").write_text('{"imageLayoutVersion":"1.0.0"}')
+    (dest / "index.json").write_text(json.dumps(
+        {"schemaVersion": 2, "mediaType": INDEX,
+         "manifests": [{"mediaType": MANIFEST, "digest": man_digest, "size": man_size}]},
+        sort_keys=True))
+    return dest

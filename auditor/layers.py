@@ -1,0 +1,247 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Unpack stage, layer by layer: each distinct layer of a run is read once.
+
+Reading a layer streams its blob a single time: the blob bytes are hashed (blob digest),
+decompressed under a ratio limit and hashed again (diff_id), the member headers are
+checked with the same rules as unpack.Squasher (no absolute or `..` names, hard links
+inside the image, size and count limits) and recorded, and the uncompressed tar is kept
+in the work dir as a blob named by its diff_id. Nothing of the image is written as a
+file tree: the blob feeds syft (an OCI layout, inventory/layout.py) and the recorded
+members feed vroot.VirtualRoot, which reads file contents back from the blob at their
+recorded offsets.
+
+Images sharing layers (a common base) share the ReadLayer: it is read and verified
+once per run, whichever thread gets there first; the others wait for it.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import io
+import lzma
+import os
+import tarfile
+import threading
+import zlib
+from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import zstandard
+
+from .errors import DigestMismatchError, InputError, LimitExceededError, ToolError, UnsafeInputError
+from .model import Layer, LayerSource
+from .rootpath import split
+from .unpack import (
+    _CHUNK,
+    OPAQUE,
+    WHITEOUT,
+    Limits,
+    _check,
+    _decompressor,
+    _HashingReader,
+    _Peek,
+    _RatioGuard,
+)
+
+# member kinds
+FILE, DIR, SYMLINK, HARDLINK, WHITEOUT_ENTRY, OPAQUE_ENTRY = "f", "d", "l", "h", "w", "o"
+SPARSE_CAPTURE_LIMIT = 16 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """One entry of a layer tar, checked, with where its data sits in the blob."""
+
+    kind: str
+    parts: tuple[str, ...]  # path components, no `..`, no empty parts
+    link: str = ""  # symlink target, or hard link target (relative to the layer root)
+    size: int = 0
+    offset: int = -1  # of the file data in the uncompressed blob; -1 with `data` instead
+    data: bytes | None = None  # sparse members only: their data, as tar would expand it
+
+
+@dataclass(frozen=True, slots=True)
+class ReadLayer:
+    layer: Layer
+    blob: Path  # the verified uncompressed tar
+    members: tuple[Member, ...]
+    skipped: int  # device nodes, FIFOs, other entries no scanner needs
+    file_bytes: int  # sum of regular file sizes
+
+
+class _Tee(io.RawIOBase):
+    """Pass-through reader that also writes everything it passes to `out`."""
+
+    def __init__(self, raw: io.RawIOBase, out: BinaryIO) -> None:
+        self._raw = raw
+        self._out = out
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf: memoryview) -> int:  # type: ignore[override]
+        n = self._raw.readinto(buf)
+        if n:
+            self._out.write(buf[:n])
+        return n or 0
+
+
+class LayerStore:
+    """The layers read in one run, keyed by (diff_id, blob digest); thread-safe."""
+
+    def __init__(self, blob_dir: Path, *, limits: Limits = Limits()) -> None:
+        self.blob_dir = blob_dir
+        self.limits = limits
+        self._lock = threading.Lock()
+        self._layers: dict[tuple[str, str], Future[ReadLayer]] = {}
+        self.reads = 0  # layers actually streamed (for tests and the benchmark)
+
+    def get(self, layer: LayerSource, what: str) -> ReadLayer:
+        key = (layer.diff_id, layer.digest)
+        with self._lock:
+            fut = self._layers.get(key) if layer.diff_id else None
+            mine = fut is None
+            if mine:
+                fut = Future()
+                if layer.diff_id:
+                    self._layers[key] = fut
+        assert fut is not None
+        if not mine:
+            return fut.result()
+        try:
+            result = self._read(layer, what)
+        except BaseException as exc:
+            fut.set_exception(exc)
+            with self._lock:  # a failed read is not remembered: the error names its image
+                if self._layers.get(key) is fut:
+                    del self._layers[key]
+            raise
+        fut.set_result(result)
+        return result
+
+    # -- reading ----------------------------------------------------------------------
+    def _read(self, layer: LayerSource, what: str) -> ReadLayer:
+        what = f"{what}: layer {layer.diff_id[:19]}…" if layer.diff_id else what
+        if layer.description:
+            what += f" ({layer.description})"
+        self.blob_dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.blob_dir / f".reading-{threading.get_ident()}-{os.getpid()}"
+        try:
+            with layer.open() as raw, open(tmp, "wb") as out:
+                members, skipped, file_bytes, diff_id, size = self._stream(raw, out, layer, what)
+            blob = self.blob_dir / diff_id.replace(":", "-")
+            os.replace(tmp, blob)
+        except (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError, zstandard.ZstdError) as exc:
+            raise InputError(f"{what}: truncated or corrupt layer ({exc or type(exc).__name__})"
+                             ) from None
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise ToolError(f"{what}: the work dir {self.blob_dir} is full ({exc.strerror})"
+                                ) from None
+            if isinstance(exc, (FileNotFoundError, PermissionError)) and exc.filename:
+                raise InputError(f"{what}: cannot read {exc.filename}: {exc.strerror}") from None
+            raise InputError(f"{what}: truncated or corrupt layer ({exc})") from None
+        finally:
+            tmp.unlink(missing_ok=True)
+        with self._lock:
+            self.reads += 1
+        out_layer = Layer(diff_id=layer.diff_id or diff_id, digest=layer.digest or diff_id,
+                          media_type=layer.media_type, size=size)
+        return ReadLayer(layer=out_layer, blob=blob, members=tuple(members), skipped=skipped,
+                         file_bytes=file_bytes)
+
+    def _stream(self, raw: BinaryIO, out: BinaryIO, layer: LayerSource, what: str
+                ) -> tuple[list[Member], int, int, str, int]:
+        blob_algo = (layer.digest or layer.diff_id).partition(":")[0] or "sha256"
+        blob = _HashingReader(raw, blob_algo if blob_algo in ("sha256", "sha512") else "sha256")
+        peek = _Peek(blob)  # type: ignore[arg-type]
+        decomp = _decompressor(peek, peek.head)  # type: ignore[arg-type]
+        content: _HashingReader
+        stream: io.RawIOBase
+        if decomp is None:
+            content, stream = blob, peek
+        else:
+            guard = _RatioGuard(decomp, blob, self.limits, what)
+            content = _HashingReader(io.BufferedReader(guard, _CHUNK))  # type: ignore[arg-type]
+            stream = content
+        buffered = io.BufferedReader(_Tee(stream, out), _CHUNK)
+        members: list[Member] = []
+        skipped = 0
+        file_bytes = 0
+        with tarfile.open(fileobj=buffered, mode="r|", errorlevel=2) as tf:
+            for m in tf:
+                if len(members) + skipped >= self.limits.max_members:
+                    raise LimitExceededError(f"{what}: more than {self.limits.max_members} entries")
+                entry = self._member(tf, m, what)
+                if entry is None:
+                    skipped += 1
+                    continue
+                if entry.kind == FILE:
+                    file_bytes += entry.size
+                    if file_bytes > self.limits.max_total_bytes:
+                        raise LimitExceededError(
+                            f"{what}: image content exceeds {self.limits.max_total_bytes} bytes")
+                members.append(entry)
+        while buffered.read(_CHUNK):  # the end-of-archive padding still counts
+            pass
+        if decomp is not None:
+            blob.drain()
+        if layer.size >= 0 and blob.count != layer.size:
+            raise DigestMismatchError(
+                f"{what}: blob is {blob.count} bytes but the manifest says {layer.size} (truncated?)")
+        if layer.digest and layer.digest != layer.diff_id:
+            _check(what, "blob", blob.hash, layer.digest)
+        if layer.diff_id:
+            _check(what, "content", content.hash, layer.diff_id)
+        diff_id = f"{content.hash.name}:{content.hash.hexdigest()}"
+        return members, skipped, file_bytes, diff_id, content.count
+
+    def _member(self, tf: tarfile.TarFile, m: tarfile.TarInfo, what: str) -> Member | None:
+        name = m.name
+        if name.startswith("/"):
+            raise UnsafeInputError(f"{what}: member {name!r} has an absolute path")
+        parts = tuple(split(name))
+        if ".." in parts:
+            raise UnsafeInputError(f"{what}: member {name!r} points outside the image (`..`)")
+        if not parts:
+            return Member(kind=DIR, parts=())  # the root directory itself
+        base = parts[-1]
+        if base.startswith(WHITEOUT):
+            return Member(kind=OPAQUE_ENTRY if base == OPAQUE else WHITEOUT_ENTRY, parts=parts)
+        if m.isfile() and m.size > self.limits.max_file_bytes:
+            raise LimitExceededError(
+                f"{what}: member {name!r} is {m.size} bytes, over the "
+                f"{self.limits.max_file_bytes} limit")
+        if m.isdir():
+            return Member(kind=DIR, parts=parts)
+        if m.issym():
+            return Member(kind=SYMLINK, parts=parts, link=m.linkname)
+        if m.islnk():
+            lparts = split(m.linkname)
+            if m.linkname.startswith("/") or ".." in lparts or not lparts:
+                raise UnsafeInputError(
+                    f"{what}: hard link {name!r} -> {m.linkname!r} points outside the image")
+            return Member(kind=HARDLINK, parts=parts, link="/".join(lparts))
+        if m.isfile():
+            if m.issparse():  # its bytes are not one run of the blob: keep them (bounded)
+                src = tf.extractfile(m)
+                assert src is not None
+                data = src.read(min(m.size, SPARSE_CAPTURE_LIMIT))
+                return Member(kind=FILE, parts=parts, size=m.size, data=data)
+            return Member(kind=FILE, parts=parts, size=m.size, offset=m.offset_data)
+        return None  # device nodes, FIFOs, unknown types
+
+
+def blob_hex(diff_id: str) -> str:
+    return diff_id.partition(":")[2]
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            h.update(chunk)
+    return "sha256:" + h.hexdigest()

@@ -1,0 +1,153 @@
+# SPDX-License-Identifier: Apache-2.0
+"""layers.py + vroot.py: the in-memory squash must be the on-disk squash (unpack.py).
+
+The property test draws random layer stacks (files, directories, symlinks — also
+absolute and dangling ones, and links that redirect later members —, hard links,
+whiteouts, opaque directories) and checks that VirtualRoot and Squasher agree on every
+path, its kind, its contents, its layer and its identity (hard links), and refuse the
+same inputs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from auditor.errors import AuditorError, InputError, LimitExceededError, UnsafeInputError
+from auditor.layers import LayerStore
+from auditor.rootpath import ImageRoot
+from auditor.unpack import Limits, squash
+from auditor.vroot import VirtualRoot
+from tests.archive_tools import layer_tar as _tar
+from tests.test_unpack import _layer, tree
+
+_paths = st.sampled_from(["a", "b", "d/x", "d/y", "d/e/f", "l/x", "d", "l", "e/f/g"])
+_targets = st.sampled_from(["d", "/d", "d/x", "../../d", "/", "missing", "l", "d/e"])
+
+
+@st.composite
+def _stack(draw):  # type: ignore[no-untyped-def]
+    layers = []
+    for _ in range(draw(st.integers(1, 4))):
+        entries: dict[str, tuple] = {}
+        for _ in range(draw(st.integers(0, 6))):
+            kind = draw(st.sampled_from(["file", "file", "dir", "sym", "hard", "wh", "opq"]))
+            path = draw(_paths)
+            if kind == "file":
+                e = (path, "file", draw(st.text("xyz", min_size=1, max_size=3)))
+            elif kind == "dir":
+                e = (path, "dir", None)
+            elif kind == "sym":
+                e = (path, "sym", draw(_targets))
+            elif kind == "hard":
+                e = (path, "hard", draw(_paths))
+            elif kind == "wh":
+                d, _, b = path.rpartition("/")
+                e = ((d + "/" if d else "") + ".wh." + b, "file", "")
+            else:
+                e = (path.rsplit("/", 1)[0] + "/.wh..wh..opq" if "/" in path else ".wh..wh..opq",
+                     "file", "")
+            entries[e[0]] = e
+        layers.append(list(entries.values()))
+    return layers
+
+
+def _virtual(layers: list[bytes], blobs: Path, limits: Limits = Limits()) -> VirtualRoot:
+    store = LayerStore(blobs, limits=limits)
+    return VirtualRoot([store.get(_layer(data), "img") for data in layers], what="img")
+
+
+def _vtree(v: VirtualRoot) -> dict[str, str]:
+    out = {}
+    for path, kind in v.files().items():
+        out[path] = (v.read_bytes(path) or b"").decode() if kind == "file" else kind
+    return out
+
+
+@settings(max_examples=150, deadline=None)
+@given(_stack())
+def test_virtual_squash_equals_disk_squash(tmp_path_factory: pytest.TempPathFactory,
+                                           stack: list) -> None:
+    base = tmp_path_factory.mktemp("v")
+    datas = [_tar(entries) for entries in stack]
+    try:
+        disk = squash([_layer(d) for d in datas], base / "r", what="img")
+    except AuditorError as exc:
+        with pytest.raises(type(exc)):
+            _virtual(datas, base / "blobs")
+        return
+    v = _virtual(datas, base / "blobs")
+    expected = tree(disk.root)
+    assert _vtree(v) == expected
+    img = ImageRoot(disk.root)
+    for path in expected:
+        assert v.layer_of(path) == disk.layer_of(path), path
+        assert v.is_symlink(path) == img.is_symlink(path), path
+        assert v.real_path(path) == img.real_path(path), path
+    # hard links: the same identity exactly where the disk tree shares an inode
+    files = [p for p, k in expected.items() if not k.startswith("->") and k != "dir"]
+    for p in files:
+        for q in files:
+            same_disk = img.identity(p) == img.identity(q)
+            assert (v.identity(p) is v.identity(q)) == same_disk, (p, q)
+
+
+def test_shared_layers_are_read_once(tmp_path: Path) -> None:
+    base = _tar([("etc/os-release", "file", "ID=debian\n"), ("bin/sh", "file", "sh")])
+    top1 = _tar([("app/one", "file", "1")])
+    top2 = _tar([("app/two", "file", "2"), ("bin/.wh.sh", "file", "")])
+    store = LayerStore(tmp_path / "blobs")
+    lb = _layer(base)
+    one = VirtualRoot([store.get(lb, "a"), store.get(_layer(top1), "a")], what="a")
+    two = VirtualRoot([store.get(lb, "b"), store.get(_layer(top2), "b")], what="b")
+    assert store.reads == 3
+    assert one.read_bytes("/bin/sh") == b"sh" and two.read_bytes("/bin/sh") is None
+    assert one.read_bytes("/etc/os-release") == two.read_bytes("etc/os-release") == b"ID=debian\n"
+    assert one.layer_of("/app/one") == one.layers[1].diff_id
+
+
+def test_contents_come_from_the_verified_blob(tmp_path: Path) -> None:
+    big = "x" * 70000
+    v = _virtual([_tar([("usr/share/doc/p/copyright", "file", big), ("e", "file", "")])],
+                 tmp_path)
+    assert v.read_bytes("/usr/share/doc/p/copyright") == big.encode()
+    assert v.read_bytes("/usr/share/doc/p/copyright", limit=10) == b"x" * 10
+    assert v.read_bytes("/e") == b""
+    assert v.read_bytes("/usr/share/doc/p") is None  # a directory
+    (blob,) = [p for p in tmp_path.iterdir() if not p.name.startswith(".")]
+    assert blob.name == v.layers[0].diff_id.replace(":", "-")
+    assert os.path.getsize(blob) == v.layers[0].size
+
+
+@pytest.mark.parametrize("entries, error", [
+    ([("/abs", "file", "x")], UnsafeInputError),
+    ([("a/../../x", "file", "x")], UnsafeInputError),
+    ([("x", "hard", "../etc/passwd")], UnsafeInputError),
+    ([("x", "hard", "nothing")], InputError),
+    ([("d", "dir", None), ("x", "hard", "d")], UnsafeInputError),
+    ([("l", "sym", "l"), ("l/x", "file", "x")], UnsafeInputError),  # a symlink loop
+])
+def test_hostile_members_are_refused(tmp_path: Path, entries: list, error: type) -> None:
+    with pytest.raises(error):
+        _virtual([_tar(entries)], tmp_path)
+
+
+def test_limits(tmp_path: Path) -> None:
+    data = _tar([("a", "file", "x" * 100), ("b", "file", "y" * 100)])
+    with pytest.raises(LimitExceededError):
+        _virtual([data], tmp_path / "1", Limits(max_file_bytes=50))
+    with pytest.raises(LimitExceededError):
+        _virtual([data], tmp_path / "2", Limits(max_total_bytes=150))
+    with pytest.raises(LimitExceededError):
+        _virtual([data], tmp_path / "3", Limits(max_members=1))
+
+
+def test_failed_read_leaves_no_blob(tmp_path: Path) -> None:
+    data = _tar([("a", "file", "x")])
+    store = LayerStore(tmp_path)
+    with pytest.raises(InputError):
+        store.get(_layer(data, diff_id="sha256:" + "0" * 64), "img")
+    assert list(tmp_path.iterdir()) == []
