@@ -23,7 +23,7 @@ from pathlib import Path
 from . import __version__
 from .errors import InputError, LimitExceededError
 from .inventory import syft
-from .inventory.cache import InventoryCache, fingerprint
+from .inventory.cache import InventoryCache, fingerprint, mirrors_from_env
 from .inventory.cache import default_dir as default_cache_dir
 from .inventory.catalog import build_packages
 from .inventory.layout import write_layout
@@ -61,6 +61,7 @@ class ScanOptions:
     curations: tuple[Path, ...] = ()  # user curation files, before the built-in ones
     cache_dir: Path | None = None  # None: the user's cache dir (CONTAINER_AUDIT_CACHE_DIR)
     use_cache: bool = True
+    cache_mirrors: tuple[str, ...] | None = None  # None: $CONTAINER_AUDIT_CACHE_MIRRORS
 
 
 def work_root() -> str | None:
@@ -209,8 +210,11 @@ def scan(target: str, options: ScanOptions = ScanOptions(),
     try:
         syft_version = syft.version(work)
         curations = load_curations(options.curations)
+        mirrors = (options.cache_mirrors if options.cache_mirrors is not None
+                   else mirrors_from_env())
         cache = (InventoryCache(options.cache_dir or default_cache_dir(),
-                                salt=(str(syft.binary()), syft_version, LICENSE_LIST_VERSION))
+                                salt=(str(syft.binary()), syft_version, LICENSE_LIST_VERSION),
+                                mirrors=mirrors)
                  if options.use_cache else None)
         found, arch, info = _discover_target(target, work, options)
         jobs = options.jobs or max(1, min(4, os.cpu_count() or 1))

@@ -115,7 +115,7 @@ def check(target: str | None, inventory_file: Path | None, policy_name: str | No
           fail_on: str,
           curation_files: tuple[Path, ...], outputs: tuple[str, ...], arch: str,
           work_dir: Path | None, today_value: str, cache_dir: Path | None,
-          no_cache: bool) -> int:
+          cache_mirrors: tuple[str, ...], no_cache: bool) -> int:
     """Judge the licenses of every embedded image against a policy.
 
     Exit 0: nothing at or above --fail-on; 1: violations; 2: could not audit.
@@ -136,6 +136,7 @@ def check(target: str | None, inventory_file: Path | None, policy_name: str | No
         assert target is not None
         inv = run_scan(target, ScanOptions(work_dir=work_dir, architecture=arch,
                                            curations=curation_files, cache_dir=cache_dir,
+                                           cache_mirrors=cache_mirrors,
                                            use_cache=not no_cache), progress())
     judged, doc, failed = judge(inv, policy, sources, fail_on=fail_on, day=today(today_value))
     for fmt, path in plan:

@@ -148,7 +148,8 @@ def audit(target: str, policy_name: str | None, incompatible_license: str,
           license_exception: str, license_exception_severity: str, fail_on: str,
           curation_files: tuple[Path, ...], sbom_path: Path | None, output_dir: Path,
           arch: str, work_dir: Path | None, today_value: str, baseline_file: Path | None,
-          cache_dir: Path | None, no_cache: bool) -> int:
+          cache_dir: Path | None,
+          cache_mirrors: tuple[str, ...], no_cache: bool) -> int:
     """All in one: scan → check → merge → inventory, verdicts and SBOMs in --output-dir.
 
     The exit code is the check's: 0 pass, 1 violations, 2 could not audit.
@@ -161,6 +162,7 @@ def audit(target: str, policy_name: str | None, incompatible_license: str,
 
     inv = run_scan(target, ScanOptions(work_dir=work_dir, architecture=arch,
                                        curations=curation_files, cache_dir=cache_dir,
+                                       cache_mirrors=cache_mirrors,
                                        use_cache=not no_cache), progress())
     judged, doc, failed = judge(inv, policy, sources, fail_on=fail_on, day=today(today_value))
     created = doc["created"]

@@ -18,7 +18,13 @@ FORMATS = ("table", "json")
 
 
 def cache_options(f):  # type: ignore[no-untyped-def]
-    """--cache-dir / --no-cache, shared by every command that scans."""
+    """--cache-dir / --cache-mirror / --no-cache, shared by every command that scans."""
+    f = click.option("--cache-mirror", "cache_mirrors", multiple=True, metavar="DIR|URL",
+                     envvar="CONTAINER_AUDIT_CACHE_MIRRORS",
+                     help="Read-only cache of another machine (a directory or an http(s):// "
+                          "or file:// prefix with the cache's layout), asked on a local "
+                          "miss. Repeatable; default: $CONTAINER_AUDIT_CACHE_MIRRORS "
+                          "(space-separated).")(f)
     f = click.option("--no-cache", is_flag=True,
                      help="Neither read nor write the inventory cache.")(f)
     f = click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
@@ -60,7 +66,7 @@ def progress():  # type: ignore[no-untyped-def]
 @cache_options
 def scan(target: str, outputs: tuple[str, ...], arch: str, work_dir: Path | None,
          keep_work: bool, jobs: int, curation_files: tuple[Path, ...], cache_dir: Path | None,
-         no_cache: bool) -> int:
+         cache_mirrors: tuple[str, ...], no_cache: bool) -> int:
     """Find every container image embedded in TARGET and list its packages.
 
     TARGET is a root filesystem (directory or .tar[.gz|.bz2|.xz|.zst]), an image archive
@@ -70,7 +76,8 @@ def scan(target: str, outputs: tuple[str, ...], arch: str, work_dir: Path | None
     plan = parse_outputs(outputs, FORMATS, "table")
     inv = run_scan(target, ScanOptions(work_dir=work_dir, keep_work=keep_work,
                                        architecture=arch, jobs=jobs, curations=curation_files,
-                                       cache_dir=cache_dir, use_cache=not no_cache),
+                                       cache_dir=cache_dir, use_cache=not no_cache,
+                                       cache_mirrors=cache_mirrors),
                    progress())
     for fmt, path in plan:
         text = schema.dumps(inv) if fmt == "json" else table.render(inv)

@@ -10,6 +10,13 @@ directory with no locks; readers verify an entry's own sha256 and discard (and r
 corrupt one. A hit skips unpacking and syft, but the layers are still verified against
 their digests unless the source file is unchanged since the entry was written (same
 inode, size and mtime): a tampered layer behind an unchanged config is never trusted.
+
+Mirrors are read-only caches of other machines, like an sstate mirror: a directory or a
+URL prefix (http, https, file) with the same layout (`ab/abcd….json`), e.g. a CI cache
+dir published by any static web server. On a local miss each mirror is asked in turn;
+an entry found there is checked like a local one, copied into the local cache and, as
+its fingerprint is another machine's, its image's layers are verified before it is
+used. An unreachable mirror or a missing entry only means a cold scan.
 """
 
 from __future__ import annotations
@@ -19,6 +26,8 @@ import json
 import logging
 import os
 import tempfile
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +37,9 @@ from ..model import SCHEMA_VERSION, Image
 log = logging.getLogger(__name__)
 
 ENTRY_VERSION = "1"
+MAX_ENTRY_BYTES = 256 << 20
+MIRROR_TIMEOUT = 10  # seconds per request
+ENV_MIRRORS = "CONTAINER_AUDIT_CACHE_MIRRORS"
 
 
 def default_dir() -> Path:
@@ -45,8 +57,10 @@ class Hit:
 
 
 class InventoryCache:
-    def __init__(self, root: Path, *, salt: tuple[str, ...]) -> None:
+    def __init__(self, root: Path, *, salt: tuple[str, ...], mirrors: tuple[str, ...] = ()
+                 ) -> None:
         self.root = Path(root)
+        self.mirrors = tuple(m for m in mirrors if m)
         self._salt = json.dumps([ENTRY_VERSION, SCHEMA_VERSION, __version__, *salt])
 
     def key(self, config_digest: str) -> str:
@@ -58,24 +72,37 @@ class InventoryCache:
     def get(self, config_digest: str) -> Hit | None:
         from .schema import image_from_dict
 
-        path = self._path(self.key(config_digest))
+        key = self.key(config_digest)
+        path = self._path(key)
         try:
             raw = path.read_bytes()
         except OSError:
-            return None
+            return self._from_mirrors(key, config_digest)
         try:
-            doc = json.loads(raw)
-            body = json.dumps(doc["image"], sort_keys=True, ensure_ascii=False).encode()
-            if hashlib.sha256(body).hexdigest() != doc["sha256"]:
-                raise ValueError("checksum mismatch")
-            image = image_from_dict(doc["image"], str(path))
-            if image.config_digest != config_digest:
-                raise ValueError("entry is for another image")
-            return Hit(image=image, fingerprint=str(doc.get("fingerprint", "")))
+            image, fp = _check_entry(raw, config_digest, image_from_dict, str(path))
+            return Hit(image=image, fingerprint=fp)
         except Exception as exc:  # any damage: discard, the caller rebuilds it
             log.warning("cache entry %s is corrupt (%s); discarding it", path, exc)
             path.unlink(missing_ok=True)
             return None
+
+    def _from_mirrors(self, key: str, config_digest: str) -> Hit | None:
+        from .schema import image_from_dict
+
+        for mirror in self.mirrors:
+            where = f"{mirror.rstrip('/')}/{key[:2]}/{key}.json"
+            raw = _read_mirror(where)
+            if raw is None:
+                continue
+            try:
+                image, _ = _check_entry(raw, config_digest, image_from_dict, where)
+            except Exception as exc:  # a bad mirror entry is skipped, never trusted
+                log.warning("cache mirror entry %s is corrupt (%s); ignoring it", where, exc)
+                continue
+            log.info("inventory of %s from cache mirror %s", config_digest, mirror)
+            self.put(image, "")  # local copy; "" = layers not yet verified on this machine
+            return Hit(image=image, fingerprint="")
+        return None
 
     def put(self, image: Image, fingerprint: str) -> None:
         from .schema import image_to_dict
@@ -111,6 +138,41 @@ class InventoryCache:
                 p.unlink(missing_ok=True)
                 removed += 1
         return removed, total
+
+
+def _check_entry(raw: bytes, config_digest: str, from_dict, where: str  # type: ignore[no-untyped-def]
+                 ) -> tuple[Image, str]:
+    doc = json.loads(raw)
+    body = json.dumps(doc["image"], sort_keys=True, ensure_ascii=False).encode()
+    if hashlib.sha256(body).hexdigest() != doc["sha256"]:
+        raise ValueError("checksum mismatch")
+    image = from_dict(doc["image"], where)
+    if image.config_digest != config_digest:
+        raise ValueError("entry is for another image")
+    return image, str(doc.get("fingerprint", ""))
+
+
+def _read_mirror(where: str) -> bytes | None:
+    """An entry from a mirror directory or URL; None when absent or unreachable."""
+    if "://" not in where:
+        try:
+            with open(where, "rb") as fh:
+                return fh.read(MAX_ENTRY_BYTES)
+        except OSError:
+            return None
+    try:
+        with urllib.request.urlopen(where, timeout=MIRROR_TIMEOUT) as resp:  # noqa: S310
+            return resp.read(MAX_ENTRY_BYTES)
+    except urllib.error.HTTPError as exc:
+        if exc.code != 404:
+            log.warning("cache mirror %s: HTTP %s", where, exc.code)
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        log.warning("cache mirror %s unreachable (%s)", where, getattr(exc, "reason", exc))
+    return None
+
+
+def mirrors_from_env() -> tuple[str, ...]:
+    return tuple(os.environ.get(ENV_MIRRORS, "").split())
 
 
 def fingerprint(path: Path | None) -> str:

@@ -4,8 +4,12 @@ corrupt entries are discarded and rebuilt, a tampered layer behind a cached conf
 
 from __future__ import annotations
 
+import functools
+import http.server
 import json
 import os
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,10 +29,12 @@ def _image(tmp: Path, marker: str = "") -> Path:
     return docker_archive(tmp / "img.tar", [layer])
 
 
-def _scan(target: Path, tmp: Path, cache: Path | None, tag: str) -> tuple[int, str, dict]:
+def _scan(target: Path, tmp: Path, cache: Path | None, tag: str, *extra: str
+          ) -> tuple[int, str, dict]:
     out = tmp / f"{tag}.json"
     work = tmp / f"work-{tag}"
-    args = ["scan", str(target), "-o", f"json={out}", "--work-dir", str(work), "--keep-work"]
+    args = ["scan", str(target), "-o", f"json={out}", "--work-dir", str(work), "--keep-work",
+            *extra]
     args += ["--cache-dir", str(cache)] if cache else ["--no-cache"]
     r = run_cli(*args, env=ENV)
     doc = json.loads(out.read_text()) if r.rc == 0 else {}
@@ -114,3 +120,80 @@ def test_prune_keeps_the_cache_bounded(tmp_path: Path) -> None:
     assert r.rc == 0 and "removed 2 entries" in r.out
     assert len(list(cache.glob("??/*.json"))) == 1
     assert run_cli("cache", "prune", "--max-size", "lots", "--cache-dir", str(cache)).rc == 2
+
+
+def _snapshot(d: Path) -> dict[str, tuple[bytes, int]]:
+    return {str(p.relative_to(d)): (p.read_bytes(), p.stat().st_mtime_ns)
+            for p in sorted(d.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[Path, str]]:
+    """A directory published by a real HTTP server on 127.0.0.1: a cache mirror URL."""
+    root = tmp_path / "published"
+    root.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    handler.log_message = lambda *a, **k: None  # type: ignore[attr-defined]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield root, f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_directory_mirror_is_read_only_and_fills_the_local_cache(tmp_path: Path) -> None:
+    arch = _image(tmp_path)
+    shared = tmp_path / "shared"  # e.g. the CI machine's cache, mounted read-only
+    _, _, cold = _scan(arch, tmp_path, shared, "cold")
+    before = _snapshot(shared)
+    local = tmp_path / "local"
+    rc, err, warm = _scan(arch, tmp_path, local, "mirror", "--cache-mirror", str(shared))
+    assert rc == 0 and warm == cold and "UNPACKED" not in err  # no unpacking, no syft
+    assert _snapshot(shared) == before  # the mirror is never written
+    assert [p.name for p in local.glob("??/*.json")] == [p.name for p in shared.glob("??/*.json")]
+    # once copied, the local entry serves without the mirror
+    rc, err, again = _scan(arch, tmp_path, local, "local")
+    assert rc == 0 and again == cold and "UNPACKED" not in err
+
+
+def test_url_mirror_over_http(tmp_path: Path, served: tuple[Path, str]) -> None:
+    root, url = served
+    arch = _image(tmp_path)
+    _, _, cold = _scan(arch, tmp_path, root, "cold")  # publish: the cache dir as it is
+    rc, err, warm = _scan(arch, tmp_path, tmp_path / "local", "http", "--cache-mirror", url)
+    assert rc == 0 and warm == cold and "UNPACKED" not in err
+    # the same through the environment, as the bbclass passes it
+    env = {**ENV, "CONTAINER_AUDIT_CACHE_MIRRORS": f"http://127.0.0.1:9/ {url}"}
+    out = tmp_path / "env.json"
+    r = run_cli("scan", str(arch), "-o", f"json={out}", "--cache-dir",
+                str(tmp_path / "local-env"), "--work-dir", str(tmp_path / "w"), "--keep-work",
+                env=env)
+    assert r.rc == 0 and json.loads(out.read_text()) == cold
+    assert "unreachable" in r.err  # the dead mirror is named, then skipped
+    assert not any((tmp_path / "w" / "images").glob("*"))
+
+
+def test_bad_mirror_entries_are_ignored_not_trusted(tmp_path: Path, served: tuple[Path, str]
+                                                    ) -> None:
+    root, url = served
+    arch = _image(tmp_path)
+    _, _, cold = _scan(arch, tmp_path, root, "cold")
+    (entry,) = root.glob("??/*.json")
+    entry.write_text(entry.read_text().replace('"MIT"', '"GPL-3.0-only"', 1))
+    rc, err, got = _scan(arch, tmp_path, tmp_path / "local", "bad", "--cache-mirror", url)
+    assert rc == 0 and got == cold and "UNPACKED" in err and "corrupt" in err
+
+
+def test_mirror_hit_still_verifies_the_layers(tmp_path: Path) -> None:
+    good = layer_tar([("var/lib/dpkg/status", "file", STATUS), ("etc/marker", "file", "a")])
+    evil = layer_tar([("var/lib/dpkg/status", "file", STATUS), ("etc/marker", "file", "b")])
+    shared = tmp_path / "shared"
+    assert _scan(docker_archive(tmp_path / "a.tar", [good]), tmp_path, shared, "a")[0] == 0
+    (tmp_path / "b").mkdir()
+    b = docker_archive(tmp_path / "b" / "a.tar", [evil], diff_ids=[sha(good)],
+                       manifest_layers=[sha(good).split(":")[1] + ".tar"])
+    rc, err, _ = _scan(b, tmp_path, tmp_path / "local", "b", "--cache-mirror", str(shared))
+    assert rc == 2 and "hashes to" in err
