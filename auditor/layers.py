@@ -44,6 +44,7 @@ from .unpack import (
     _HashingReader,
     _Peek,
     _RatioGuard,
+    verify,
 )
 
 # member kinds
@@ -98,6 +99,22 @@ class LayerStore:
         self._lock = threading.Lock()
         self._layers: dict[tuple[str, str], Future[ReadLayer]] = {}
         self.reads = 0  # layers actually streamed (for tests and the benchmark)
+        self._verified: set[tuple[str, str]] = set()
+
+    def verify(self, layers: list[LayerSource], what: str) -> None:
+        """Check layers against their digests, writing nothing; each (diff_id, digest)
+        once per run, and not at all when this run has already read it."""
+        for layer in layers:
+            key = (layer.diff_id, layer.digest)
+            with self._lock:
+                fut = self._layers.get(key)
+                done = key in self._verified or (fut is not None and fut.done()
+                                                 and fut.exception() is None)
+            if done and layer.diff_id:
+                continue
+            verify([layer], what=what, limits=self.limits)
+            with self._lock:
+                self._verified.add(key)
 
     def get(self, layer: LayerSource, what: str) -> ReadLayer:
         key = (layer.diff_id, layer.digest)

@@ -39,7 +39,7 @@ from .sources.blobs import compression_of, looks_like_tar
 from .sources.daemon import is_daemon_ref, open_daemon
 from .sources.discover import Discovery, Found, dedupe, discover, open_path
 from .sources.rootfs import detect_architecture
-from .unpack import Limits, extract_tarball, verify
+from .unpack import Limits, extract_tarball
 from .vroot import VirtualRoot
 
 log = logging.getLogger(__name__)
@@ -148,7 +148,7 @@ def _inventory_one(found: Found, work: Path, options: ScanOptions, curations: Cu
     if hit is not None:
         if not (fp and hit.fingerprint == fp):
             # same config, but are these the same layers? check them, unpack nothing
-            verify(src.layers, what=f"{src.source}: image {name}", limits=options.limits)
+            store.verify(list(src.layers), f"{src.source}: image {name}")
             if cache is not None:
                 cache.put(hit.image, fp)
         image = replace(hit.image, name=name, tags=tuple(sorted(src.tags)),
