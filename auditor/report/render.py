@@ -26,7 +26,7 @@ from .diff import to_dict as diff_to_dict
 from .licenseinfo import CHART_CATEGORIES, expression_category
 from .view import Count, FindingRow, PackageRow, Report
 
-REPORT_SCHEMA_VERSION = "1.0"
+REPORT_SCHEMA_VERSION = "1.1"  # 1.1: image_file, images[].stored_at
 
 CATEGORY_LABELS = {
     "public-domain": "public domain", "permissive": "permissive",
@@ -185,7 +185,8 @@ def to_dict(report: Report) -> dict[str, Any]:
     """The report as JSON data: versioned, every list sorted (`report -o json=`)."""
     return {
         "schema_version": REPORT_SCHEMA_VERSION,
-        "target": report.target, "created": report.created, "result": report.result,
+        "target": report.target, "image_file": report.image_file,
+        "created": report.created, "result": report.result,
         "fail_on": report.fail_on,
         "policy": {"name": report.policy_name, "sources": list(report.policy_sources),
                    "digest": report.policy_digest},
@@ -199,7 +200,8 @@ def to_dict(report: Report) -> dict[str, Any]:
             "name": i.name, "tags": list(i.tags), "config_digest": i.config_digest,
             "manifest_digest": i.manifest_digest, "architecture": i.architecture,
             "os": i.os, "distro": i.distro, "source": i.source, "embedding": i.embedding,
-            "also_found_at": list(i.also_found_at), "result": i.result,
+            "also_found_at": list(i.also_found_at), "stored_at": i.stored_at,
+            "result": i.result,
             "summary": {"packages": len(i.packages), "errors": i.errors,
                         "warnings": i.warnings, "waived": i.waived},
             "categories": {c.key: c.count for c in i.categories},

@@ -42,6 +42,9 @@ def render(inv: Inventory, *, packages: bool = True) -> str:
             out.append(f"  {mark} {what}  [{d.file}{' service ' + d.service if d.service else ''}]")
     if inv.undeclared:
         out += ["", "embedded but not declared:"] + [f"  {s}" for s in inv.undeclared]
+    stored = [[i.name, i.stored_at] for i in inv.images if i.stored_at]
+    if stored and not packages:  # with packages, each image's block says it
+        out += ["", "stored in the image file at:"] + _grid(stored, "  ")
     if packages:
         for i in inv.images:
             out += ["", f"{i.name} ({i.config_digest[:19]}…) — {len(i.packages)} packages"]

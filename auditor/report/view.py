@@ -102,6 +102,7 @@ class ImageView:
     source: str
     embedding: str
     also_found_at: tuple[str, ...]
+    stored_at: str  # where in the disk image file it is stored ("partition 2: /var/lib/docker")
     layers: tuple[LayerRow, ...]
     packages: tuple[PackageRow, ...]
     findings: tuple[FindingRow, ...]  # open ones first (error, warning), then waived
@@ -115,6 +116,7 @@ class ImageView:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Report:
     target: str
+    image_file: str  # the disk image file TARGET is, and its rootfs partition; else ""
     created: str
     result: str
     fail_on: str
@@ -281,7 +283,8 @@ def build(inv: Inventory, verdicts: dict[str, Any], *, diff: InventoryDiff | Non
             anchor=_anchor(img), name=img.name, tags=img.tags, config_digest=img.config_digest,
             manifest_digest=img.manifest_digest, architecture=img.architecture, os=img.os,
             distro=img.distro, source=img.source, embedding=img.embedding.value,
-            also_found_at=img.also_found_at, layers=tuple(layer_rows), packages=tuple(pkgs),
+            also_found_at=img.also_found_at, stored_at=img.stored_at,
+            layers=tuple(layer_rows), packages=tuple(pkgs),
             findings=img_findings, categories=_counts(cats),
             errors=sum(1 for r in img_findings if not r.waived and r.severity == "error"),
             warnings=sum(1 for r in img_findings if not r.waived and r.severity == "warning"),
@@ -292,7 +295,8 @@ def build(inv: Inventory, verdicts: dict[str, Any], *, diff: InventoryDiff | Non
     violations = tuple(r for r in rows if not r.waived)
     policy = verdicts.get("policy") or {}
     return Report(
-        target=inv.target, created=str(verdicts["created"]), result=str(verdicts["result"]),
+        target=inv.target, image_file=inv.image_file, created=str(verdicts["created"]),
+        result=str(verdicts["result"]),
         fail_on=fail_on, policy_name=str(policy.get("name", "")),
         policy_sources=tuple(policy.get("sources", ())),
         policy_digest=str(policy.get("digest", "")), tools=tuple(sorted(inv.tools)),

@@ -13,6 +13,11 @@ digest, the package's purl, the expression text); every list is sorted before it
 library. Layer provenance (the diff_id of the layer that brought each package) travels as a
 package comment (SPDX 2.3), a CdxPropertiesExtension (SPDX 3) or a property (CycloneDX), all
 named `container-audit:layer`.
+
+When the target was a disk image file, the product says so (`sourceInfo`, and the
+`container-audit:image-file` property in SPDX 3 and CycloneDX) and each container says where
+in it it is stored (`sourceInfo` and `container-audit:stored-at`); for any other target
+nothing about image files is written.
 """
 
 from __future__ import annotations
@@ -60,6 +65,12 @@ from auditor import __version__
 from auditor.errors import SbomError
 from auditor.licenses.normalize import LICENSE_LIST_VERSION
 from auditor.model import Image, Inventory, Package, Sentinel
+from auditor.sbom.origin import (
+    IMAGE_FILE_PROPERTY,
+    STORED_AT_PROPERTY,
+    image_file_sentence,
+    stored_at_sentence,
+)
 
 TOOL_NAME = "container-audit"
 PRODUCT_COMMENT = "The root filesystem that carries the container images."
@@ -92,6 +103,7 @@ class _Img:
     key: str
     image: Image
     packages: tuple[_Pkg, ...]
+    stored_at_sentence: str  # where in the disk image file it is stored, or ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +117,8 @@ class _Product:
     images: tuple[_Img, ...]
     tools: tuple[tuple[str, str], ...]  # (name, version), container-audit included, sorted
     license_refs: tuple[tuple[str, str], ...]  # (LicenseRef-…, text) the expressions use
+    image_file: str  # the disk image file the rootfs was read from, or ""
+    image_file_sentence: str
 
 
 def _uuid(*parts: str) -> str:
@@ -198,6 +212,8 @@ def _view(inv: Inventory, created: str) -> _Product:
     images = sorted(inv.images, key=lambda i: (i.config_digest, i.source, i.name))
     image_keys = _unique_keys([(i.config_digest, i.source, i.name) for i in images], "image")
     fingerprint = hashlib.sha256(f"{inv.target}\x1f{when.isoformat()}".encode())
+    if inv.image_file:  # only then: other documents keep their namespace
+        _digest_fields(fingerprint, [IMAGE_FILE_PROPERTY, inv.image_file])
     raw_texts: dict[str, set[str]] = {}
     used: set[str] = set()
     out: list[_Img] = []
@@ -232,7 +248,7 @@ def _view(inv: Inventory, created: str) -> _Product:
                            _package_properties(p), _license_properties(entry, expressions=True),
                            [(lic.value, _text(lic.spdx_expression)) for lic in p.licenses])
             entries.append(entry)
-        out.append(_Img(image_key, img, tuple(entries)))
+        out.append(_Img(image_key, img, tuple(entries), stored_at_sentence(inv, img)))
     tools = dict(inv.tools)
     tools.setdefault(TOOL_NAME, __version__)
     license_refs = tuple(
@@ -248,6 +264,8 @@ def _view(inv: Inventory, created: str) -> _Product:
         images=tuple(out),
         tools=tuple(sorted(tools.items())),
         license_refs=license_refs,
+        image_file=inv.image_file,
+        image_file_sentence=image_file_sentence(inv),
     )
 
 
@@ -281,6 +299,8 @@ def _image_properties(img: Image) -> list[tuple[str, str]]:
         ("container-audit:source", img.source),
         ("container-audit:embedding", img.embedding.value),
     ]
+    if img.stored_at:
+        props.append((STORED_AT_PROPERTY, img.stored_at))
     if img.manifest_digest:
         props.append(("container-audit:manifest-digest", img.manifest_digest))
     if img.architecture:
@@ -373,7 +393,8 @@ def write_spdx23(inv: Inventory, *, created: str) -> bytes:
 
     product_id = f"SPDXRef-Product-{view.key}"
     packages = [package(product_id, view.name, comment=PRODUCT_COMMENT,
-                        primary_package_purpose=PackagePurpose.OPERATING_SYSTEM)]
+                        primary_package_purpose=PackagePurpose.OPERATING_SYSTEM,
+                        source_info=view.image_file_sentence or None)]
     relationships = [Relationship("SPDXRef-DOCUMENT", RelationshipType.DESCRIBES,
                                         product_id)]
     for img in view.images:
@@ -384,6 +405,7 @@ def write_spdx23(inv: Inventory, *, created: str) -> bytes:
             checksums=[Checksum(ChecksumAlgorithm.SHA256,
                                       _digest_hex(image.config_digest))],
             external_references=external_refs(_image_purl(image), ()),
+            source_info=img.stored_at_sentence or None,
             comment=_comment(_image_properties(image))))
         relationships.append(Relationship(product_id, RelationshipType.CONTAINS,
                                                 image_id))
@@ -512,6 +534,9 @@ def write_spdx3(inv: Inventory, *, created: str) -> bytes:
         _id=f"{base}/product/{view.key}", name=view.name, creationInfo=creation,
         software_primaryPurpose=spdx3.software_SoftwarePurpose.operatingSystem,
         comment=PRODUCT_COMMENT))
+    if view.image_file:
+        product.software_sourceInfo = view.image_file_sentence
+        product.extension.append(properties([(IMAGE_FILE_PROPERTY, view.image_file)]))
     containers = []
     for img in view.images:
         image = img.image
@@ -522,6 +547,8 @@ def write_spdx3(inv: Inventory, *, created: str) -> bytes:
             verifiedUsing=[spdx3.Hash(algorithm=spdx3.HashAlgorithm.sha256,
                                       hashValue=_digest_hex(image.config_digest))],
             extension=[properties(_image_properties(image))]))
+        if img.stored_at_sentence:
+            container.software_sourceInfo = img.stored_at_sentence
         containers.append(container)
         members = []
         for entry in img.packages:
@@ -639,7 +666,9 @@ def write_cyclonedx(inv: Inventory, *, created: str) -> bytes:
             properties=props(_image_properties(image)), components=children))
 
     product = Component(name=view.name, type=ComponentType.OPERATING_SYSTEM,
-                        bom_ref=f"product-{view.key}", description=PRODUCT_COMMENT)
+                        bom_ref=f"product-{view.key}", description=PRODUCT_COMMENT,
+                        properties=props([(IMAGE_FILE_PROPERTY, view.image_file)]
+                                         if view.image_file else []))
     tools = ToolRepository(components=[
         Component(name=name, version=version or None, type=ComponentType.APPLICATION,
                   bom_ref=f"tool-{_uuid('tool', name)}")

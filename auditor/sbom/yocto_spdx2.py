@@ -18,6 +18,10 @@ the way OE does (`sort_keys`, OE's indent): spdx-tools would rewrite OE's fields
 (`supplier: "Organization: OpenEmbedded ()"`, `licenseInfoFromFiles`). Every other member of the
 archive is kept byte for byte.
 
+When the scan target was a disk image file, each container document's creator comment names
+the file and the partition the rootfs was read from, and the container package's
+`sourceInfo` where in that file the container is stored; for other targets neither is written.
+
 Our documents are recognised on a later merge by their namespace, which lives under the image
 document's namespace (`<image namespace>/container-audit/…`), so merging again replaces them.
 """
@@ -65,6 +69,7 @@ from .. import __version__
 from ..errors import SbomError
 from ..licenses.normalize import LICENSE_LIST_VERSION, is_valid, normalize
 from ..model import Image, Inventory, Package, Sentinel
+from .origin import image_file_sentence, stored_at_sentence
 
 log = logging.getLogger(__name__)
 
@@ -539,8 +544,9 @@ def _container_document(img: Image, name: str, namespace: str, root_id: str, whe
         spdx_version=SPDX_VERSION, spdx_id="SPDXRef-DOCUMENT", name=name,
         document_namespace=namespace, creators=creators, created=when,
         license_list_version=list_version, data_license="CC0-1.0",
-        creator_comment=f"Container image {img.name} embedded in {image_doc['name']}, "
-                        "inventoried by container-audit.")
+        creator_comment=" ".join(x for x in (
+            f"Container image {img.name} embedded in {image_doc['name']}, inventoried by "
+            "container-audit.", image_file_sentence(inv)) if x))
 
     pkg_ids: dict[int, str] = {}
     used: set[str] = {root_id}
@@ -557,7 +563,7 @@ def _container_document(img: Image, name: str, namespace: str, root_id: str, whe
         used.add(spdx_id)
         pkg_ids[i] = spdx_id
 
-    packages = [_container_package(img, root_id)]
+    packages = [_container_package(img, root_id, stored_at_sentence(inv, img))]
     refs: dict[str, set[str]] = {}
     for i, pkg in enumerate(ordered):
         spdx_pkg, used_refs = _package(pkg, pkg_ids[i])
@@ -605,7 +611,7 @@ def _oci_purl(img: Image) -> str:
     return f"{purl}?{query}" if query else purl
 
 
-def _container_package(img: Image, root_id: str) -> SpdxPackage:
+def _container_package(img: Image, root_id: str, stored_at: str) -> SpdxPackage:
     repo, tag = _split_ref(img.tags[0] if img.tags else img.name)
     algo, _, hexdigest = img.config_digest.partition(":")
     checksums = []
@@ -641,6 +647,7 @@ def _container_package(img: Image, root_id: str) -> SpdxPackage:
         version=tag or None, files_analyzed=False, checksums=checksums,
         license_concluded=SpdxNoAssertion(), license_declared=SpdxNoAssertion(),
         copyright_text=SpdxNoAssertion(), summary=f"Container image {repo}",
+        source_info=stored_at or None,
         comment="\n".join(lines), external_references=_purl_refs(_oci_purl(img)))
 
 

@@ -15,7 +15,10 @@ We add, under our own namespace:
 - per package a `software_Package`, `container contains package`, and `hasDeclaredLicense` /
   `hasConcludedLicense` to one `simplelicensing_LicenseExpression` per distinct expression
   (OE's own element is reused when it has the identical string and no LicenseRef);
-  LicenseRefs get a `simplelicensing_SimpleLicensingText` through `customIdToUri`.
+  LicenseRefs get a `simplelicensing_SimpleLicensingText` through `customIdToUri`;
+- when the scan target was a disk image file: an `Annotation` on OE's rootfs naming the file
+  and the partition the rootfs was read from, and per container `software_sourceInfo`
+  saying where in that file it is stored (nothing of this for other targets).
 
 Our elements are built and serialized by spdx-python-model; OE's objects are kept as parsed
 (same dicts, same order) and ours are appended. Everything under our namespace (and our
@@ -41,6 +44,7 @@ from spdx_python_model import v3_0_1 as spdx
 from .. import __version__
 from ..errors import SbomError
 from ..model import Image, Inventory, Package, Sentinel
+from .origin import image_file_sentence, stored_at_sentence
 
 log = logging.getLogger(__name__)
 
@@ -395,7 +399,19 @@ class _Builder:
                 key = f"{key}-{_hid(image.source)[:12]}"
             seen.add(key)
             self._container(image, key, sources)
+        self._image_file()
         return self._serialize()
+
+    def _image_file(self) -> None:
+        """Say on OE's rootfs which disk image file (and partition) it was read from: an
+        Annotation, since the rootfs element is OE's and is kept as it was."""
+        statement = image_file_sentence(self.inv)
+        if not statement:
+            return
+        sid = f"{NAMESPACE}/annotation/{_hid('image-file', self.oe.rootfs_name, statement)}"
+        self._add(spdx.Annotation(
+            spdxId=sid, creationInfo=self.ci, annotationType=spdx.AnnotationType.other,
+            subject=self.oe.rootfs_id, statement=statement))
 
     def _container(self, image: Image, key: str, sources: dict[str, int]) -> None:
         tags = list(image.tags)
@@ -417,6 +433,9 @@ class _Builder:
         ))
         if tag:
             container.software_packageVersion = tag
+        stored = stored_at_sentence(self.inv, image)
+        if stored:
+            container.software_sourceInfo = stored
         ckey = f"container:{key}"
         self._relationship(self.oe.rootfs_id, "contains", [container],
                            f"rootfs:{self.oe.rootfs_name}", [ckey])

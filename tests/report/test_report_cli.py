@@ -57,7 +57,8 @@ def test_markdown_states_the_same_facts(rendered: Path, judged: Judged) -> None:
 def test_json_report(rendered: Path, judged: Judged) -> None:
     doc = json.loads((rendered / "report.json").read_text())
     v = judged.load("waived")
-    assert doc["schema_version"] == "1.0"
+    assert doc["schema_version"] == "1.1"
+    assert doc["image_file"] == ""  # a directory, not a disk image file
     assert doc["summary"] == {"images": 4, "packages": v["summary"]["packages"],
                               "errors": v["summary"]["error"],
                               "warnings": v["summary"]["warning"],

@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 
 from auditor.errors import InputError
 from auditor.inventory import schema
+from auditor.model import Embedding, Image, Inventory, Layer, Package
 from auditor.policy import categories
-from auditor.report import notice, view
+from auditor.report import notice, render, view
 from auditor.report.licenseinfo import (
     copyleft_licenses,
     expression_category,
@@ -94,3 +95,59 @@ def test_notice_without_any_text_source_points_at_the_evidence(judged: Judged) -
     gpl = files["licenses/GPL-2.0-only.txt"]
     assert "https://spdx.org/licenses/GPL-2.0-only.html" in gpl
     assert "/usr/share/doc/" in gpl and "/copyright (layer " in gpl
+
+
+# -- a rootfs read from a disk image file ----------------------------------------------------
+
+WIC = "core-image-minimal-qemuarm64.rootfs.wic"
+IMAGE_FILE = (f"{WIC}: gpt, ext4, rootfs on partition 2 (Linux filesystem, ext4, name 'rootfs'; "
+              "120.0 MiB at 33.0 MiB); also partition 1 (EFI System, vfat; 32.0 MiB at 1.0 MiB)")
+STORED_AT = {
+    "busybox:1.36": "partition 2: /usr/share/container-images/busybox.tar",
+    "localhost/app:1.0": "partition 2: /var/lib/docker (read-only lower dir of the overlay at "
+                         "/var/lib/docker (/etc/fstab line 4))",
+}
+
+
+def _on_disk(image_file: bool) -> view.Report:
+    images = tuple(
+        Image(name=name, tags=(name,), config_digest="sha256:" + str(n) * 64, manifest_digest="",
+              architecture="arm64", os="linux", source=where.split(": ", 1)[1].split(" (")[0],
+              embedding=Embedding.ARCHIVE, layers=(Layer(diff_id="sha256:" + "f" * 64),),
+              packages=(Package(name="busybox", version="1.36", type="apk", purl="",
+                                layer="sha256:" + "f" * 64, declared_license="GPL-2.0-only"),),
+              stored_at=where if image_file else "")
+        for n, (name, where) in enumerate(sorted(STORED_AT.items()), 1))
+    inv = Inventory(target=f"deploy/{WIC}", images=images,
+                    image_file=IMAGE_FILE if image_file else "")
+    verdicts = {"schema_version": "1.0", "target": inv.target, "result": "pass",
+                "policy": {"name": "report-only"}, "fail_on": "error",
+                "created": "2024-05-01T12:00:00Z", "findings": [], "packages": []}
+    return view.build(inv, verdicts)
+
+
+@pytest.mark.parametrize("image_file", [True, False], ids=["disk-image", "directory"])
+def test_reports_name_the_image_file_and_partitions(image_file: bool) -> None:
+    """HTML, Markdown and JSON show the image file (with its rootfs partition) and where each
+    container is stored in it, as the text table does; for other targets none of it."""
+    rep = _on_disk(image_file)
+    env = render.environment(None)
+    html = render.render_html(rep, env)
+    md = render.render_markdown(rep, env)
+    doc = render.to_dict(rep)
+    assert doc["schema_version"] == "1.1"
+    if not image_file:
+        assert "Image file" not in md and "stored at" not in md
+        assert 'id="image-file"' not in html and "stored at" not in html
+        assert doc["image_file"] == "" and {i["stored_at"] for i in doc["images"]} == {""}
+        return
+    assert f"\nImage file `{IMAGE_FILE}`\n" in md
+    assert (f'<p class="meta" id="image-file">Image file <code>{IMAGE_FILE}</code></p>'
+            .replace("'", "&#39;") in html)
+    assert doc["image_file"] == IMAGE_FILE
+    sections = md.split("\n### ")[1:]
+    for name, where in STORED_AT.items():
+        (section,) = [s for s in sections if s.startswith(name + "\n")]
+        assert f" · stored at `{where}`\n" in section
+        assert f'<dt>stored at</dt><dd class="mono stored-at">{where}</dd>' in html
+    assert {i["name"]: i["stored_at"] for i in doc["images"]} == STORED_AT

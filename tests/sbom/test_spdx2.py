@@ -4,6 +4,7 @@ small OE-shaped archive / kirkstone loose set built by tests/sbom/oe_spdx22.py."
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -406,6 +407,81 @@ def test_merge_loose_real_documents() -> None:
 
 
 # ----------------------------------------------------------------------------- corrupt input
+
+# ----------------------------------------------------------------------------- disk images
+
+WIC = "core-image-minimal-qemux86-64.rootfs.wic"
+IMAGE_FILE = (f"{WIC}: mbr, ext4, rootfs on partition 2 (Linux, ext4; 96.0 MiB at 33.0 MiB); "
+              "also partition 1 (EFI System, vfat; 32.0 MiB at 1.0 MiB)")
+
+
+def on_disk(inv: Inventory) -> Inventory:
+    """`inv` as if scanned from a disk image file: the rootfs on partition 2, the Docker store
+    the lower dir of an overlay /etc/fstab declares."""
+    def where(img: Image) -> str:
+        if img.embedding is Embedding.DOCKER_STORE:
+            return (f"partition 2: {img.source} (read-only lower dir of the overlay at "
+                    f"{img.source} (/etc/fstab line 4))")
+        return f"partition 2: {img.source}"
+    return dataclasses.replace(inv, target=f"tmp/deploy/images/qemux86-64/{WIC}",
+                               image_file=IMAGE_FILE, images=tuple(
+                                   dataclasses.replace(i, stored_at=where(i))
+                                   for i in inv.images))
+
+
+@pytest.mark.parametrize("source", ["small", "real"])
+def test_disk_image_file_and_partitions_are_named(source: str) -> None:
+    """Each container document says, in its creator comment, which disk image file (and
+    rootfs partition) it was read from, and in the container's sourceInfo where in that
+    file the container is stored; still valid, still idempotent."""
+    before = oe.build().archive() if source == "small" else real(REAL_ARCHIVE).read_bytes()
+    inv = on_disk(inventory())
+    after = merge_spdx2_archive(before, inv, label=LABEL, created=CREATED, epoch=EPOCH)
+    new = {i.name: d for i, d in unpack(after)}
+    ours = [json.loads(d) for n, d in new.items() if n.startswith("container-")]
+    assert len(ours) == 3
+    stored = {(i.name, i.config_digest[7:]): i.stored_at for i in inv.images}
+    for doc in ours:
+        assert doc["creationInfo"]["comment"].endswith(
+            f"inventoried by container-audit. Read from the disk image file {IMAGE_FILE}.")
+        container = doc["packages"][0]
+        where = stored[(container["name"], container["checksums"][0]["checksumValue"])]
+        assert container["sourceInfo"] == f"Stored in the disk image file {WIC} at {where}."
+        assert "partition 2: /" in where
+    assert any("overlay" in d["packages"][0]["sourceInfo"] for d in ours)
+    if source == "small":
+        check_merged(before, after, inv, epoch=EPOCH)  # validates every document
+    else:
+        for doc in ours:
+            assert messages(json.dumps(doc).encode()) == []
+    assert merge_spdx2_archive(after, inv, label=LABEL, created=CREATED, epoch=EPOCH) == after
+    # a plain inventory merged over it: no trace of the image file left
+    plain = merge_spdx2_archive(before, inventory(), label=LABEL, created=CREATED, epoch=EPOCH)
+    assert merge_spdx2_archive(after, inventory(), label=LABEL, created=CREATED,
+                               epoch=EPOCH) == plain
+
+
+def test_disk_image_loose_kirkstone() -> None:
+    sbom = oe.build(oe.KIRKSTONE)
+    out = merge_spdx2_loose(sbom.docs[sbom.image_file], sbom.index, on_disk(inventory()),
+                            label="x", created=CREATED)
+    ours = [json.loads(d) for n, d in out.items() if n.startswith("container-")]
+    assert len(ours) == 3
+    for doc in ours:
+        assert IMAGE_FILE in doc["creationInfo"]["comment"]
+        assert doc["packages"][0]["sourceInfo"].startswith(f"Stored in the disk image file {WIC}")
+        assert messages(json.dumps(doc).encode()) == []
+
+
+def test_no_image_file_no_origin() -> None:
+    after = merge_spdx2_archive(oe.build().archive(), inventory(), label=LABEL,
+                                created=CREATED, epoch=EPOCH)
+    for name, data in unpack(after):
+        if name.name.startswith("container-"):
+            doc = json.loads(data)
+            assert "sourceInfo" not in doc["packages"][0]
+            assert "disk image" not in doc["creationInfo"]["comment"]
+
 
 def _tar_zst(members: dict[str, bytes], index: bytes | None) -> bytes:
     return oe.tar_zst([(n, d, oe.SDE) for n, d in members.items()], index)

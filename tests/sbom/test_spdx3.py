@@ -425,6 +425,57 @@ def test_styhead_3_0_0(tmp_path: Path, offline_spdx_model: None) -> None:
     spdx3_validate(out)
 
 
+# --------------------------------------------------------------------------- disk image files
+
+WIC = "core-image-minimal-qemux86-64.rootfs.wic"
+IMAGE_FILE = (f"{WIC}: gpt, ext4, rootfs on partition 2 (Linux filesystem, ext4, name 'root'; "
+              "96.0 MiB at 33.0 MiB); also partition 1 (EFI System, vfat; 32.0 MiB at 1.0 MiB)")
+ON_DISK = replace(INV, target=f"tmp/deploy/images/qemux86-64/{WIC}", image_file=IMAGE_FILE,
+                  images=tuple(replace(i, stored_at=f"partition 2: {i.source}")
+                               for i in INV.images))
+
+
+def _origin(doc: dict[str, Any]) -> tuple[list[tuple[str, str]], dict[str, str | None]]:
+    """([(annotated element, statement)] of our Annotations, {container: sourceInfo})."""
+    mine = ours(doc)
+    return ([(o["subject"], o["statement"]) for o in mine if o["type"] == "Annotation"],
+            {o["spdxId"]: o.get("software_sourceInfo") for o in mine
+             if o.get("software_primaryPurpose") == "container"})
+
+
+@pytest.mark.parametrize("sbom", [SMALL, STYHEAD], ids=["3.0.1", "3.0.0"])
+def test_disk_image_file_and_partitions_are_named(sbom: Path, tmp_path: Path,
+                                                  offline_spdx_model: None) -> None:
+    """An inventory of a disk image file: an Annotation on OE's rootfs names the file and
+    its rootfs partition, each container's sourceInfo where in it it is stored; valid,
+    idempotent, and merging a plain inventory over it takes all of that away again."""
+    data = merged(sbom, ON_DISK)
+    doc = json.loads(data)
+    [rootfs] = [o["spdxId"] for o in doc["@graph"] if o.get("software_primaryPurpose") == "archive"]
+    annotations, containers = _origin(doc)
+    assert annotations == [(rootfs, f"Read from the disk image file {IMAGE_FILE}.")]
+    [annotation] = [o for o in ours(doc) if o["type"] == "Annotation"]
+    assert annotation["annotationType"] == "other"
+    assert containers == {f"{NAMESPACE}/container/{i.config_digest[7:]}":
+                          f"Stored in the disk image file {WIC} at partition 2: {i.source}."
+                          for i in INV.images}
+    assert walk(doc) == expected(INV, with_none=sbom is SMALL)
+    assert merge_spdx3(data, ON_DISK, label="x", created=CREATED) == data
+    assert merge_spdx3(data, INV, label="x", created=CREATED) == merged(sbom)
+    if sbom is SMALL:  # the 3.0.1 bindings do not load styhead's 3.0.0 terms (hasInputs)
+        check_bindings(data)
+    out = tmp_path / "merged.spdx.json"
+    out.write_bytes(data)
+    spdx3_validate(out)
+
+
+def test_no_image_file_no_origin() -> None:
+    annotations, containers = _origin(json.loads(merged(SMALL)))
+    assert annotations == [] and len(containers) == 3
+    assert set(containers.values()) == {None}
+    assert b"disk image file" not in merged(SMALL)
+
+
 # --------------------------------------------------------------------------- errors
 
 @pytest.mark.parametrize(("data", "message"), [

@@ -427,3 +427,105 @@ def test_unrepresentable_values_raise_sbom_error(fmt: str, bad: dict[str, str]) 
 def test_bad_created_raises_sbom_error(fmt: str) -> None:
     with pytest.raises(SbomError, match="created"):
         WRITERS[fmt](INVENTORY, created="yesterday")
+
+
+# --------------------------------------------------------------------------- disk image files
+
+WIC = "core-image-minimal-qemuarm64.rootfs.wic"
+IMAGE_FILE = (f"{WIC}: gpt, ext4, rootfs on partition 2 (Linux filesystem, ext4, name 'rootfs'; "
+              "120.0 MiB at 33.0 MiB); also partition 1 (EFI System, vfat, label 'EFI', "
+              "name 'efi'; 32.0 MiB at 1.0 MiB)")
+# what `ImageFileInfo.where` writes: plain, a partition fstab mounts, an overlay lower dir
+STORED_AT = {
+    "localhost/redis:7.2": "partition 2: /var/lib/images/redis.tar",
+    "localhost/app:1.0": "partition 3: /storage (mounted at /var/lib/containers/storage, "
+                         "/etc/fstab line 3)",
+    "0123456789ab": "partition 2: /opt/images/tools (read-only lower dir of the overlay at "
+                    "/opt/images (/etc/fstab line 4))",
+}
+ON_DISK = dataclasses.replace(
+    INVENTORY, target=f"tmp/deploy/images/qemuarm64/{WIC}", image_file=IMAGE_FILE,
+    images=tuple(dataclasses.replace(i, stored_at=STORED_AT[i.name]) for i in INVENTORY.images))
+
+
+Origin = tuple[list[str], str | None, dict[str, tuple[list[str], str | None]]]
+
+
+def _origin(fmt: str, out: bytes) -> Origin:
+    """(the product's image-file properties, its sourceInfo, {container name: (stored-at
+    properties, sourceInfo)}), read from where each format keeps them."""
+    data = json.loads(out)
+    if fmt == "spdx23":
+        product, *rest = data["packages"]
+        assert product["primaryPackagePurpose"] == "OPERATING_SYSTEM"
+        containers = {p["name"]: (
+            [line.removeprefix("stored-at: ") for line in p["comment"].splitlines()
+             if line.startswith("stored-at: ")], p.get("sourceInfo"))
+            for p in rest if p.get("primaryPackagePurpose") == "CONTAINER"}
+        # SPDX 2.3 has no properties: the product's image file is its sourceInfo alone
+        return [], product.get("sourceInfo"), containers
+    if fmt == "spdx3":
+        def props(o: dict[str, Any], name: str) -> list[str]:
+            return [e["extension_cdxPropValue"] for x in o.get("extension", [])
+                    for e in x["extension_cdxProperty"] if e["extension_cdxPropName"] == name]
+        by_purpose: dict[str, list[dict[str, Any]]] = {}
+        for o in data["@graph"]:
+            by_purpose.setdefault(o.get("software_primaryPurpose", ""), []).append(o)
+        (product,) = by_purpose["operatingSystem"]
+        return (props(product, "container-audit:image-file"), product.get("software_sourceInfo"),
+                {c["name"]: (props(c, "container-audit:stored-at"), c.get("software_sourceInfo"))
+                 for c in by_purpose["container"]})
+
+    def cdx(o: dict[str, Any], name: str) -> list[str]:
+        return [p["value"] for p in o.get("properties", []) if p["name"] == name]
+    product = data["metadata"]["component"]
+    # CycloneDX has no sourceInfo: the properties are the record
+    return (cdx(product, "container-audit:image-file"), None,
+            {c["name"]: (cdx(c, "container-audit:stored-at"), None) for c in data["components"]})
+
+
+@pytest.mark.parametrize("fmt", sorted(WRITERS))
+def test_disk_image_file_and_partitions_are_named(fmt: str, tmp_path: Path) -> None:
+    """Read from a disk image file: the product names the file and its rootfs partition,
+    every container where in it it is stored, each in its format's own place; still valid."""
+    out = WRITERS[fmt](ON_DISK, created=CREATED)
+    image_file, source_info, containers = _origin(fmt, out)
+    if fmt != "spdx23":
+        assert image_file == [IMAGE_FILE]
+    if fmt != "cyclonedx":
+        assert source_info == f"Read from the disk image file {IMAGE_FILE}."
+    assert sorted(containers) == sorted(STORED_AT)
+    for name, (stored, info) in containers.items():
+        assert stored == [STORED_AT[name]]
+        if fmt != "cyclonedx":
+            assert info == f"Stored in the disk image file {WIC} at {STORED_AT[name]}."
+    if fmt == "spdx23":
+        path = tmp_path / "p.spdx.json"
+        path.write_bytes(out)
+        assert validate_full_spdx_document(json_parser.parse_from_file(str(path))) == []
+    elif fmt == "spdx3":
+        assert _spdx3_validate_offline(out.decode()) == []
+    else:
+        errors = JsonStrictValidator(SchemaVersion.V1_6).validate_str(out.decode(),
+                                                                     all_errors=True)
+        assert errors is None, [str(e) for e in errors or ()]
+    # deterministic, whatever the order, and a document of its own (not the plain one's id)
+    shuffled = dataclasses.replace(ON_DISK, images=ON_DISK.images[::-1])
+    assert WRITERS[fmt](shuffled, created=CREATED) == out
+    plain = WRITERS[fmt](dataclasses.replace(ON_DISK, image_file="", images=INVENTORY.images),
+                         created=CREATED)
+    ids = {"spdx23": "documentNamespace", "cyclonedx": "serialNumber"}
+    if fmt in ids:
+        assert json.loads(out)[ids[fmt]] != json.loads(plain)[ids[fmt]]
+
+
+@pytest.mark.parametrize("fmt", sorted(WRITERS))
+def test_no_image_file_no_origin(fmt: str, outputs: dict[str, bytes]) -> None:
+    """A directory or tarball target: nothing about image files (and the golden files, made
+    before these fields existed, still match byte for byte)."""
+    image_file, source_info, containers = _origin(fmt, outputs[fmt])
+    assert image_file == [] and source_info is None
+    assert all(v == ([], None) for v in containers.values())
+    for text in (b"container-audit:image-file", b"container-audit:stored-at", b"image file",
+                 b"stored-at"):
+        assert text not in outputs[fmt]

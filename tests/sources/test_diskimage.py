@@ -12,21 +12,26 @@ directory; damaged variants must stop with exit 2 and one line naming the file.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import re
 import shlex
 import shutil
 import subprocess
+import tarfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+import zstandard
+from markupsafe import escape
 
 from auditor.errors import InputError
 from auditor.sources import diskimage
-from tests.conftest import need, run_cli
+from tests.conftest import SHARED, need, need_path, run_cli
 
 KEEP = ("busybox-1.35.tar", "debian-base-bookworm.tar")
 MANIFEST = "debian-base bookworm debian-base\nbusybox 1.35 busybox\n"
@@ -440,6 +445,209 @@ def test_partition_mounted_by_fstab(images: Images, small_root: Path, tmp_path: 
                                      "/usr/share/container-images, /etc/fstab line 2)")
     inv = _scan(disk, tmp_path)
     assert [i["source"] for i in inv["images"]] == ["/" + rel]
+    # the SBOM says so: rootfs on partition 1, the container on partition 2
+    (tmp_path / "inv.json").write_text(json.dumps(inv))
+    r = run_cli("sbom", "--inventory", str(tmp_path / "inv.json"),
+                "-o", f"cyclonedx-json={tmp_path / 'split.cdx.json'}")
+    assert r.rc == 0, r.err
+    cdx = json.loads((tmp_path / "split.cdx.json").read_text())
+    [image_file] = _cdx_props(cdx["metadata"]["component"], "container-audit:image-file")
+    assert image_file.startswith("split.wic: gpt, ext4, rootfs on partition 1 (")
+    [container] = cdx["components"]
+    assert _cdx_props(container, "container-audit:stored-at") == [info.where("/" + rel)]
+
+
+# -- the outputs name the image file, its partitions and where each container is stored --------
+
+
+YOCTO = SHARED / "fixtures" / "yocto-spdx" / "vulnscout" / "example"
+YOCTO_SPDX3 = YOCTO / "spdx3" / "core-image-minimal-qemux86-64.rootfs.spdx.json"
+YOCTO_SPDX2 = YOCTO / "spdx2" / "example.rootfs.spdx.tar.zst"
+EPOCH = {"SOURCE_DATE_EPOCH": "1700000000"}
+OUTPUTS = ("container-audit.txt", "container-audit.html", "container-audit.md",
+           "container-audit.spdx.json", "container-audit.spdx3.json", "container-audit.cdx.json")
+
+
+@dataclass(frozen=True)
+class Audited:
+    """Every output of one `audit` (merging into a copy of Yocto's SPDX 3 SBOM), then `merge`
+    into a copy of Yocto's SPDX 2.2 archive, `report -o json` and `sbom --inventory`."""
+
+    out: Path  # audit --output-dir
+    spdx3: Path  # the Yocto SPDX 3 SBOM, merged in place by `audit --sbom`
+    spdx2: Path  # the Yocto SPDX 2.2 archive, merged in place by `merge`
+    report_json: Path
+    sbom_dir: Path  # `sbom --inventory` of the audit's inventory
+
+    def inventory(self) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads((self.out / "container-audit.inventory.json").read_text())
+        return data
+
+    def text(self, name: str) -> str:
+        return (self.out / name).read_text()
+
+    def json(self, name: str) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads(self.text(name))
+        return data
+
+    def spdx2_containers(self) -> list[dict[str, Any]]:
+        """Our container documents inside the merged SPDX 2.2 archive."""
+        raw = zstandard.ZstdDecompressor().stream_reader(
+            io.BytesIO(self.spdx2.read_bytes()), read_across_frames=True).read()
+        with tarfile.open(fileobj=io.BytesIO(raw), mode="r:") as tar:
+            return [json.load(tar.extractfile(m))  # type: ignore[arg-type]
+                    for m in tar.getmembers() if m.name.startswith("container-")]
+
+
+def _audit(target: Path, work: Path) -> Audited:
+    need_path(YOCTO_SPDX3)
+    need_path(YOCTO_SPDX2)
+    out, spdx3, spdx2 = work / "out", work / YOCTO_SPDX3.name, work / YOCTO_SPDX2.name
+    shutil.copyfile(YOCTO_SPDX3, spdx3)
+    shutil.copyfile(YOCTO_SPDX2, spdx2)
+    r = run_cli("audit", str(target), "--policy", "report-only", "--sbom", str(spdx3),
+                "--output-dir", str(out), env=EPOCH)
+    assert r.rc == 0, r.err
+    inv, verdicts = out / "container-audit.inventory.json", out / "container-audit.verdicts.json"
+    r = run_cli("merge", "--sbom", str(spdx2), "--inventory", str(inv), "--verdicts",
+                str(verdicts), env=EPOCH)
+    assert r.rc == 0, r.err
+    report_json = work / "report.json"
+    r = run_cli("report", "--inventory", str(inv), "--verdicts", str(verdicts),
+                "-o", f"json={report_json}", env=EPOCH)
+    assert r.rc == 0, r.err
+    sbom_dir = work / "sbom"
+    sbom_dir.mkdir()
+    r = run_cli("sbom", "--inventory", str(inv), "-o",
+                f"spdx-json={sbom_dir / 'container-audit.spdx.json'}", "-o",
+                f"spdx3-json={sbom_dir / 'container-audit.spdx3.json'}", "-o",
+                f"cyclonedx-json={sbom_dir / 'container-audit.cdx.json'}", env=EPOCH)
+    assert r.rc == 0, r.err
+    return Audited(out=out, spdx3=spdx3, spdx2=spdx2, report_json=report_json,
+                   sbom_dir=sbom_dir)
+
+
+@pytest.fixture(scope="session")
+def audited_disk(images: Images, tmp_path_factory: pytest.TempPathFactory) -> Audited:
+    return _audit(images.get("disk.wic"), tmp_path_factory.mktemp("audit-disk"))
+
+
+@pytest.fixture(scope="session")
+def audited_dir(small_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Audited:
+    """The same rootfs as a directory: no image file."""
+    return _audit(small_root, tmp_path_factory.mktemp("audit-dir"))
+
+
+def _cdx_props(component: dict[str, Any], name: str) -> list[str]:
+    return [p["value"] for p in component.get("properties", []) if p["name"] == name]
+
+
+def _spdx3_props(element: dict[str, Any], name: str) -> list[str]:
+    return [e["extension_cdxPropValue"] for x in element.get("extension", [])
+            for e in x["extension_cdxProperty"] if e["extension_cdxPropName"] == name]
+
+
+@pytest.mark.fixtures
+@pytest.mark.filterwarnings("ignore:ConjunctiveGraph is deprecated:DeprecationWarning")
+def test_outputs_name_image_file_partition_and_stored_at(audited_disk: Audited) -> None:
+    """A GPT disk image: every report and SBOM names the image file with the partition
+    holding the rootfs, and where each container is stored in it."""
+    from tests.sbom.test_writers import _spdx3_validate_offline
+
+    inv = audited_disk.inventory()
+    image_file = inv["image_file"]
+    assert image_file.startswith("disk.wic: gpt, ext4, rootfs on partition 2 (")
+    assert "also partition 1 (EFI System" in image_file
+    stored = {i["name"]: i["stored_at"] for i in inv["images"]}
+    assert len(stored) == 2
+    assert all(s.startswith("partition 2: /usr/share/container-images/") for s in stored.values())
+    sentence = "Stored in the disk image file disk.wic at {}."
+
+    # people's reports: the text summary, HTML, Markdown and the report JSON
+    txt = audited_disk.text("container-audit.txt")
+    assert f"image file: {image_file}\n" in txt
+    for name, where in stored.items():
+        assert re.search(rf"^  {re.escape(name)} +{re.escape(where)}$", txt, re.M), txt
+    html = audited_disk.text("container-audit.html")
+    assert f'id="image-file">Image file <code>{escape(image_file)}</code>' in html
+    md = audited_disk.text("container-audit.md")
+    assert f"\nImage file `{image_file}`\n" in md
+    for name, where in stored.items():
+        assert f'<dt>stored at</dt><dd class="mono stored-at">{escape(where)}</dd>' in html
+        assert f" · stored at `{where}`\n" in md.split(f"\n### {name}\n", 1)[1]
+    report = json.loads(audited_disk.report_json.read_text())
+    assert report["image_file"] == image_file
+    assert {i["name"]: i["stored_at"] for i in report["images"]} == stored
+
+    # standalone SBOMs, each in its format's place
+    spdx2 = audited_disk.json("container-audit.spdx.json")
+    by_purpose = {p.get("primaryPackagePurpose"): p for p in spdx2["packages"]}
+    assert by_purpose["OPERATING_SYSTEM"]["sourceInfo"] == (
+        f"Read from the disk image file {image_file}.")
+    for p in spdx2["packages"]:
+        if p.get("primaryPackagePurpose") == "CONTAINER":
+            assert p["sourceInfo"] == sentence.format(stored[p["name"]])
+            assert f"stored-at: {stored[p['name']]}" in p["comment"].splitlines()
+    spdx3 = audited_disk.json("container-audit.spdx3.json")
+    assert _spdx3_validate_offline(json.dumps(spdx3)) == []
+    [product] = [o for o in spdx3["@graph"]
+                 if o.get("software_primaryPurpose") == "operatingSystem"]
+    assert _spdx3_props(product, "container-audit:image-file") == [image_file]
+    assert product["software_sourceInfo"] == f"Read from the disk image file {image_file}."
+    containers = [o for o in spdx3["@graph"] if o.get("software_primaryPurpose") == "container"]
+    assert {c["name"]: _spdx3_props(c, "container-audit:stored-at")[0]
+            for c in containers} == stored
+    assert all(c["software_sourceInfo"] == sentence.format(stored[c["name"]])
+               for c in containers)
+    cdx = audited_disk.json("container-audit.cdx.json")
+    assert _cdx_props(cdx["metadata"]["component"], "container-audit:image-file") == [
+        image_file]
+    assert {c["name"]: _cdx_props(c, "container-audit:stored-at")
+            for c in cdx["components"]} == {n: [w] for n, w in stored.items()}
+    # `sbom --inventory` writes the same documents: the inventory carries it all
+    for name in ("container-audit.spdx.json", "container-audit.spdx3.json",
+                 "container-audit.cdx.json"):
+        assert (audited_disk.sbom_dir / name).read_bytes() == \
+            (audited_disk.out / name).read_bytes()
+
+    # Yocto's own SBOMs: SPDX 3 (audit --sbom) and SPDX 2.2 (merge)
+    yocto3 = json.loads(audited_disk.spdx3.read_text())["@graph"]
+    ours = {o["spdxId"] for o in yocto3 if o.get("software_primaryPurpose") == "container"}
+    [rootfs] = {r["from"] for r in yocto3 if r["type"] == "Relationship"
+                and r["relationshipType"] == "contains" and ours & set(r["to"])}
+    assert [(a["subject"], a["statement"]) for a in yocto3 if a["type"] == "Annotation"] == [
+        (rootfs, f"Read from the disk image file {image_file}.")]
+    merged = {o["name"]: o.get("software_sourceInfo") for o in yocto3
+              if o.get("software_primaryPurpose") == "container"}
+    assert merged == {n.rsplit(":", 1)[0]: sentence.format(w) for n, w in stored.items()}
+    docs = audited_disk.spdx2_containers()
+    assert len(docs) == 2
+    for doc in docs:
+        assert doc["creationInfo"]["comment"].endswith(
+            f" Read from the disk image file {image_file}.")
+        container = doc["packages"][0]
+        assert container["sourceInfo"] == sentence.format(stored[container["name"]])
+
+
+@pytest.mark.fixtures
+def test_outputs_of_a_directory_name_no_image_file(audited_dir: Audited,
+                                                   audited_disk: Audited) -> None:
+    """The same rootfs as a directory: the same containers, and not a word about image
+    files or partitions in any output."""
+    inv = audited_dir.inventory()
+    assert inv["image_file"] == "" and {i["stored_at"] for i in inv["images"]} == {""}
+    assert sorted(i["config_digest"] for i in inv["images"]) == sorted(
+        i["config_digest"] for i in audited_disk.inventory()["images"])
+    texts = {name: audited_dir.text(name) for name in OUTPUTS}
+    texts["spdx3 merged"] = audited_dir.spdx3.read_text()
+    texts["spdx2 merged"] = json.dumps(audited_dir.spdx2_containers())
+    texts["report.json"] = audited_dir.report_json.read_text()
+    for name, text in texts.items():
+        for word in ("image file", "Image file", "image-file", "stored at", "Stored in",
+                     "stored-at", "rootfs on partition", "partition 2: "):
+            assert word not in text, (name, word)
+    report = json.loads(texts["report.json"])
+    assert report["image_file"] == "" and {i["stored_at"] for i in report["images"]} == {""}
 
 
 # -- broken images: exit 2, one line naming the file ---------------------------------------------
