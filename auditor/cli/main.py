@@ -36,7 +36,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 def _register() -> None:
-    from . import cachecmd, check, report, sbomcmds, scan
+    from . import cachecmd, check, report, sbomcmds, scan, storecmd
 
     cli.add_command(scan.scan)
     cli.add_command(check.check)
@@ -46,6 +46,7 @@ def _register() -> None:
     cli.add_command(cachecmd.cache)
     cli.add_command(report.report)
     cli.add_command(report.diff)
+    cli.add_command(storecmd.store)
 
 
 def main(argv: list[str] | None = None) -> None:
