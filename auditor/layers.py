@@ -100,6 +100,33 @@ class LayerStore:
         self._layers: dict[tuple[str, str], Future[ReadLayer]] = {}
         self.reads = 0  # layers actually streamed (for tests and the benchmark)
         self._verified: set[tuple[str, str]] = set()
+        self._users: dict[tuple[str, str], int] = {}
+
+    def expect(self, layers: list[LayerSource]) -> None:
+        """One more image of this run will use `layers`: their blobs stay until it is done."""
+        with self._lock:
+            for layer in layers:
+                key = (layer.diff_id, layer.digest)
+                self._users[key] = self._users.get(key, 0) + 1
+
+    def release(self, layers: list[LayerSource]) -> None:
+        """An image is done with `layers`: a blob no other image of the run needs is
+        deleted, so the work dir holds the layers of the images in flight, not of all."""
+        drop = []
+        with self._lock:
+            for layer in layers:
+                key = (layer.diff_id, layer.digest)
+                left = self._users.get(key, 0) - 1
+                if left > 0:
+                    self._users[key] = left
+                    continue
+                self._users.pop(key, None)
+                fut = self._layers.pop(key, None)
+                if fut is not None and fut.done() and fut.exception() is None:
+                    self._verified.add(key)
+                    drop.append(fut.result().blob)
+        for blob in drop:
+            blob.unlink(missing_ok=True)
 
     def verify(self, layers: list[LayerSource], what: str) -> None:
         """Check layers against their digests, writing nothing; each (diff_id, digest)

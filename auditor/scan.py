@@ -143,6 +143,23 @@ def _inventory_one(found: Found, work: Path, options: ScanOptions, curations: Cu
     name = src.name
     if progress:
         progress("start", name)
+    try:
+        image = _inventory_src(src, work, options, cache, store)
+    finally:
+        if not options.keep_work:
+            store.release(list(src.layers))
+    image = replace(image, also_found_at=found.also_found_at,
+                    skipped_platforms=tuple(str(p) for p in src.skipped_platforms))
+    if progress:
+        progress("done", name)
+    image, dropped = curations.apply(image)
+    return replace(image, false_positives=tuple(f"{p.name}@{p.version}: {p.curation}"
+                                                for p in dropped))
+
+
+def _inventory_src(src: ImageSource, work: Path, options: ScanOptions,
+                   cache: InventoryCache | None, store: LayerStore) -> Image:
+    name = src.name
     fp = fingerprint(Path(src.origin_file)) if src.origin_file else ""
     hit = cache.get(src.config_digest) if cache is not None else None
     if hit is not None:
@@ -158,13 +175,7 @@ def _inventory_one(found: Found, work: Path, options: ScanOptions, curations: Cu
         image = _catalog(src, work, options, store)
         if cache is not None:
             cache.put(image, fp)
-    image = replace(image, also_found_at=found.also_found_at,
-                    skipped_platforms=tuple(str(p) for p in src.skipped_platforms))
-    if progress:
-        progress("done", name)
-    image, dropped = curations.apply(image)
-    return replace(image, false_positives=tuple(f"{p.name}@{p.version}: {p.curation}"
-                                                for p in dropped))
+    return image
 
 
 def _catalog(src: ImageSource, work: Path, options: ScanOptions, store: LayerStore) -> Image:
@@ -219,6 +230,8 @@ def scan(target: str, options: ScanOptions = ScanOptions(),
         found, arch, info = _discover_target(target, work, options)
         jobs = options.jobs or max(1, min(4, os.cpu_count() or 1))
         store = LayerStore(work / "blobs", limits=options.limits)
+        for f in found.images:
+            store.expect(list(f.image.layers))
         with ThreadPoolExecutor(max_workers=jobs) as pool:
             images = list(pool.map(
                 lambda f: _inventory_one(f, work, options, curations, cache, store, progress),

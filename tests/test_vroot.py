@@ -159,3 +159,20 @@ def test_failed_read_leaves_no_blob(tmp_path: Path) -> None:
     with pytest.raises(InputError):
         store.get(_layer(data, diff_id="sha256:" + "0" * 64), "img")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_blobs_live_while_an_image_needs_them(tmp_path: Path) -> None:
+    base, top = _layer(_tar([("bin/sh", "file", "sh")])), _layer(_tar([("app", "file", "1")]))
+    store = LayerStore(tmp_path)
+    store.expect([base, top])  # image 1
+    store.expect([base])  # image 2
+    one = VirtualRoot([store.get(base, "1"), store.get(top, "1")], what="1")
+    blobs = {rl.blob for rl in one.read_layers}
+    store.release([base, top])
+    assert [b.exists() for b in sorted(blobs)].count(True) == 1  # the shared base stays
+    two = VirtualRoot([store.get(base, "2")], what="2")
+    assert two.read_bytes("/bin/sh") == b"sh" and store.reads == 2
+    store.release([base])
+    assert not any(tmp_path.iterdir())
+    store.verify([base], "again")  # already verified in this run: not read again
+    assert store.reads == 2
