@@ -3,9 +3,9 @@
 # Installs the host tools the fixtures and tests need (Debian 12, as root). Idempotent:
 # does nothing when every tool is already there. Not root and something missing: say so.
 set -eu
-PKGS="podman skopeo buildah umoci docker.io runc debootstrap rpm zstd xz-utils e2fsprogs squashfs-tools cpio chromium fonts-dejavu-core fdisk dosfstools"
+PKGS="podman skopeo buildah umoci docker.io runc debootstrap rpm zstd xz-utils e2fsprogs squashfs-tools cpio chromium fonts-dejavu-core fdisk dosfstools wget ca-certificates"
 missing=""
-for tool in podman skopeo buildah umoci dockerd runc debootstrap rpm zstd chromium sfdisk mkfs.vfat unsquashfs debugfs; do
+for tool in podman skopeo buildah umoci dockerd runc debootstrap rpm zstd chromium sfdisk mkfs.vfat unsquashfs debugfs wget; do
     command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"
 done
 [ -z "$missing" ] && exit 0

@@ -48,6 +48,9 @@ CONTAINER_AUDIT_WORKDIR[doc] = "Scratch space for unpacking container images (an
 CONTAINER_AUDIT_CACHE_DIR ??= "${@d.getVar('PERSISTENT_DIR') + '/container-audit' if d.getVar('PERSISTENT_DIR') else ''}"
 CONTAINER_AUDIT_CACHE_DIR[doc] = "Inventory cache of container-audit (content-addressed: re-auditing unchanged images unpacks nothing), passed as the CONTAINER_AUDIT_CACHE_DIR environment variable. Default: PERSISTENT_DIR/container-audit; empty: the tool's own default (~/.cache/container-audit). Not part of the task signature."
 
+CONTAINER_AUDIT_CACHE_MIRRORS ??= ""
+CONTAINER_AUDIT_CACHE_MIRRORS[doc] = "Read-only inventory caches of other machines, like SSTATE_MIRRORS: space-separated directories or http(s)/file URL prefixes with the cache's layout (e.g. a CI machine's CONTAINER_AUDIT_CACHE_DIR, published by any web server), asked when the local cache has no entry; passed as the CONTAINER_AUDIT_CACHE_MIRRORS environment variable. Entries are checksummed and the layers still verified. Not part of the task signature."
+
 # Violations are QA issues users can move between ERROR_QA and WARN_QA:
 #   ERROR_QA:remove = "container-license"
 #   WARN_QA:append = " container-license"
@@ -148,6 +151,8 @@ def container_audit_run(d, argv):
     env["TMPDIR"] = d.getVar("CONTAINER_AUDIT_WORKDIR")
     if d.getVar("CONTAINER_AUDIT_CACHE_DIR"):
         env["CONTAINER_AUDIT_CACHE_DIR"] = d.getVar("CONTAINER_AUDIT_CACHE_DIR")
+    if (d.getVar("CONTAINER_AUDIT_CACHE_MIRRORS") or "").strip():
+        env["CONTAINER_AUDIT_CACHE_MIRRORS"] = d.getVar("CONTAINER_AUDIT_CACHE_MIRRORS")
     bb.utils.mkdirhier(env["TMPDIR"])
     bb.note("Running: %s" % " ".join(shlex.quote(a) for a in argv))
     proc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -158,10 +163,10 @@ def container_audit_run(d, argv):
             bb.note(text.rstrip())
     return proc
 
-# Where the cache is does not change a verdict. (oelint-adv takes a flag of a python
+# Where the cache and its mirrors are does not change a verdict. (oelint-adv takes a flag of a python
 # function for an unknown variable.)
 # nooelint: oelint.vars.mispell.unknown
-container_audit_run[vardepsexclude] = "CONTAINER_AUDIT_CACHE_DIR"
+container_audit_run[vardepsexclude] = "CONTAINER_AUDIT_CACHE_DIR CONTAINER_AUDIT_CACHE_MIRRORS"
 
 def container_audit_line(subject, finding):
     """<image>: <container>: <package> <version>: <license> [<rule>]"""

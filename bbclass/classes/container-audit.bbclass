@@ -2,8 +2,8 @@
 #
 # container-audit: audit the container images embedded in an image's root filesystem.
 #
-#   IMAGE_CLASSES += "container-audit"
-#   CONTAINER_AUDIT_POLICY = "gplv3-free"
+#   IMAGE_CLASSES += "container-audit"      (or INHERIT += "container-audit", or
+#   CONTAINER_AUDIT_POLICY = "gplv3-free"     `inherit container-audit` in an image recipe)
 #
 # do_container_audit runs `container-audit audit ${IMAGE_ROOTFS}` after do_rootfs (so every
 # ROOTFS_POSTPROCESS/POSTUNINSTALL command that drops images into the rootfs has run) and
@@ -21,6 +21,16 @@ CONTAINER_AUDIT_DEPLOYDIR[doc] = "Staging directory of do_container_audit, deplo
 
 CONTAINER_AUDIT_MERGE_SBOM ??= "1"
 CONTAINER_AUDIT_MERGE_SBOM[doc] = "1: merge the containers into the image SBOM OE writes (SPDX 3.0 or 2.2; nothing happens when SPDX generation is off). 0: leave OE's SBOM alone (the standalone SBOMs are deployed anyway)."
+
+# INHERIT (local.conf, a distro) brings the class to every recipe: only images keep the task.
+# nooelint: oelint.task.noanonpython
+python () {
+    if not bb.data.inherits_class("image", d):
+        bb.build.deltask("do_container_audit", d)
+        bb.build.deltask("do_container_audit_setscene", d)
+        d.setVar("SSTATETASKS", " ".join(t for t in (d.getVar("SSTATETASKS") or "").split()
+                                         if t != "do_container_audit"))
+}
 
 python do_container_audit () {
     container_audit_image(d)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from tests.bbclass.harness import AUDIT_FILES, MACHINE, Result, assert_audited
+from tests.bbclass.harness import AUDIT_FILES, MACHINE, Build, Result, assert_audited, make_rootfs
 from tests.conftest import SHARED, need_path
 
 pytestmark = pytest.mark.fixtures
@@ -214,3 +214,23 @@ def test_skip_leaves_image_and_sbom_alone(image_build) -> None:
     assert not list(build.deploy.glob("*container-audit*"))
     assert not any(o.get("software_primaryPurpose") == "container"
                    for o in sbom_graph(build.deploy / f"{LINK}.spdx.json"))
+
+
+def test_inherit_everywhere_audits_images_only(tmp_path: Path, bitbake: str, audit_bin: Path,
+                                               archives: dict[str, str]) -> None:
+    """`INHERIT += "container-audit"` (the issue's one line) reaches every recipe: images
+    are audited, other recipes parse and build without the task."""
+    rootfs = make_rootfs(tmp_path / "rootfs", {"busybox.tar": archives["busybox.podman"]})
+    build = Build(tmp_path / "build", conf=[
+        f'TEST_ROOTFS_SOURCE = "{rootfs}"', f'CONTAINER_AUDIT_BIN = "{audit_bin}"',
+        'INHERIT += "container-audit"', f'TEST_EMBED_ARCHIVE = "{archives["busybox.podman"]}"'])
+    assert_audited(build.run())
+    other = build.run("embedder", hashes_only=True, dump=("__BBTASKS", "SSTATETASKS"))
+    assert other.ok, str(other)
+    tasks = str(other.data["dump"]["__BBTASKS"])
+    assert "do_install" in tasks and "do_container_image_audit" in tasks, tasks
+    assert "do_container_audit" not in tasks.replace("do_container_audit_", ""), tasks
+    assert "do_container_audit" not in str(other.data["dump"]["SSTATETASKS"])
+    built = build.run("embedder")
+    assert built.ok and built.ran("do_container_image_audit") and \
+        not built.ran("do_container_audit"), str(built)

@@ -17,6 +17,9 @@ import pytest
 from tests.bbclass.harness import LAYER, Build
 
 CLASSES = sorted((LAYER / "classes").glob("*.bbclass"))
+# every recipe, bbappend and include of the layer (BBFILES: recipes-*/*/*.bb, *.bbappend)
+RECIPES = sorted(p for ext in ("bb", "bbappend", "inc")
+                 for p in LAYER.glob(f"recipes-*/*/*.{ext}"))
 RELEASES = "kirkstone langdale mickledore nanbield scarthgap styhead walnascar whinlatter wrynose"
 # directives BitBake 2.0 (kirkstone) does not know
 NEWER_SYNTAX = ("inherit_defer", "addpylib", "include_all", "addfragments")
@@ -31,7 +34,8 @@ def _layerseries() -> list[str]:
 
 @pytest.mark.parametrize("release", _layerseries())
 def test_oelint_clean(oelint: str, release: str) -> None:
-    files = [str(p.relative_to(LAYER)) for p in [*CLASSES, LAYER / "conf" / "layer.conf"]]
+    files = [str(p.relative_to(LAYER)) for p in [*CLASSES, LAYER / "conf" / "layer.conf",
+                                                  *(p for p in RECIPES if p.suffix != ".inc")]]
     proc = subprocess.run([oelint, "--quiet", "--release", release, *files], cwd=LAYER,
                           capture_output=True, text=True, check=False,
                           env={**os.environ, "OELINT_CONFIG": str(LAYER / ".oelint.cfg")})
@@ -67,7 +71,7 @@ def test_kirkstone_syntax(path: Path) -> None:
     text = path.read_text()
     for word in NEWER_SYNTAX:
         assert not re.search(rf"^\s*{word}\b", text, re.MULTILINE), f"{path.name}: {word}"
-    assert not re.search(r"^\w+\s*\(\)\s*\{", text, re.MULTILINE), \
+    assert not re.search(r"^(?!python\b)\w+\s*\(\)\s*\{", text, re.MULTILINE), \
         f"{path.name}: a shell function (keep the classes python-only, see README)"
     blocks = _python_blocks(text)
     assert blocks or path.name == "container-audit-common.bbclass"
@@ -75,14 +79,43 @@ def test_kirkstone_syntax(path: Path) -> None:
         ast.parse(block, feature_version=(3, 6))  # kirkstone's oldest supported host Python
 
 
+def test_inline_suppressions_have_their_reason() -> None:
+    """A `# nooelint:` line in a recipe comes after a comment saying why (or, for file-wide
+    findings, which oelint-adv only takes from the first line, before one)."""
+    for path in RECIPES:
+        lines = path.read_text().splitlines()
+        for i, line in enumerate(lines):
+            if not line.startswith("# nooelint:"):
+                continue
+            before = lines[i - 1] if i else ""
+            after = " ".join(lines[i + 1:i + 4]) if i == 0 else ""
+            assert (before.startswith("#") and not before.startswith("# nooelint")) or \
+                "(oelint-adv" in after, f"{path.name}:{i + 1}: suppression without a reason"
+
+
+@pytest.mark.parametrize("path", RECIPES, ids=lambda p: p.name)
+def test_recipes_kirkstone_syntax(path: Path) -> None:
+    text = path.read_text()
+    for word in NEWER_SYNTAX:
+        assert not re.search(rf"^\s*{word}\b", text, re.MULTILINE), f"{path.name}: {word}"
+    # the old override syntax (VAR_append) is a parse error since BitBake 2.0
+    assert not re.search(r"^\w+_(append|prepend|remove)(_\S+)?\s*[+.?:]*=", text,
+                         re.MULTILINE), path.name
+    for block in _python_blocks(text):
+        ast.parse(block, feature_version=(3, 6))
+
+
 def test_layer_configuration(tmp_path: Path, bitbake: str) -> None:
     (tmp_path / "rootfs").mkdir()
     r = Build(tmp_path / "build", conf=[f'TEST_ROOTFS_SOURCE = "{tmp_path / "rootfs"}"']).run(
         hashes_only=True, dump=("BBFILE_COLLECTIONS", "LAYERSERIES_COMPAT_container-audit",
-                                "LAYERDEPENDS_container-audit", "BBPATH"))
+                                "LAYERDEPENDS_container-audit", "BBPATH", "BBFILES"))
     dump = r.data["dump"]
     assert "container-audit" in dump["BBFILE_COLLECTIONS"].split(), str(r)
     assert dump["LAYERSERIES_COMPAT_container-audit"].split() == RELEASES.split()
     assert dump["LAYERDEPENDS_container-audit"].split() == ["core"]
     assert str(LAYER) in dump["BBPATH"].split(":")
+    bbfiles = dump["BBFILES"].split()
+    assert f"{LAYER}/recipes-*/*/*.bb" in bbfiles and f"{LAYER}/recipes-*/*/*.bbappend" in bbfiles
+    assert RECIPES, "the layer ships recipes"
     assert (LAYER / "policies" / "gplv3-free.yaml").is_file()  # presets, through BBPATH
