@@ -25,12 +25,9 @@ from .errors import InputError, LimitExceededError
 from .inventory import syft
 from .inventory.cache import InventoryCache, fingerprint, mirrors_from_env
 from .inventory.cache import default_dir as default_cache_dir
-from .inventory.catalog import build_packages
-from .inventory.layout import write_layout
 from .layers import LayerStore
 from .licenses.curations import Curations
 from .licenses.curations import load as load_curations
-from .licenses.declare import declare
 from .licenses.normalize import LICENSE_LIST_VERSION
 from .model import Image, ImageSource, Inventory
 from .sources import diskimage
@@ -40,7 +37,6 @@ from .sources.daemon import is_daemon_ref, open_daemon
 from .sources.discover import Discovery, Found, dedupe, discover, open_path
 from .sources.rootfs import detect_architecture
 from .unpack import Limits, extract_tarball
-from .vroot import VirtualRoot
 
 log = logging.getLogger(__name__)
 
@@ -180,6 +176,12 @@ def _inventory_src(src: ImageSource, work: Path, options: ScanOptions,
 
 def _catalog(src: ImageSource, work: Path, options: ScanOptions, store: LayerStore) -> Image:
     """Read, verify and catalog one image: the expensive part the cache saves."""
+    # imported here: a warm re-audit (every image in the cache) never needs them
+    from .inventory.catalog import build_packages
+    from .inventory.layout import write_layout
+    from .licenses.declare import declare
+    from .vroot import VirtualRoot
+
     name = src.name
     what = f"{src.source}: image {name}"
     read = [store.get(layer, what) for layer in src.layers]

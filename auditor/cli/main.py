@@ -20,7 +20,30 @@ from ..errors import AuditorError
 EXIT_OK, EXIT_VIOLATIONS, EXIT_ERROR = 0, 1, 2
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+# command name -> (module of auditor.cli, attribute): imported only when that command runs
+# (or for --help), so `scan` with a warm cache does not pay for jinja2, spdx-tools, docker…
+COMMANDS = {
+    "scan": ("scan", "scan"), "check": ("check", "check"), "merge": ("sbomcmds", "merge"),
+    "sbom": ("sbomcmds", "sbom"), "audit": ("sbomcmds", "audit"), "cache": ("cachecmd", "cache"),
+    "report": ("report", "report"), "diff": ("report", "diff"), "store": ("storecmd", "store"),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*COMMANDS, *self.commands})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in self.commands and name in COMMANDS:
+            import importlib
+
+            module, attr = COMMANDS[name]
+            self.add_command(getattr(importlib.import_module(f"{__package__}.{module}"), attr),
+                             name)
+        return self.commands.get(name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="container-audit")
 @click.option("--debug", is_flag=True, help="Verbose logging and tracebacks on errors.")
 @click.pass_context
@@ -36,21 +59,12 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 def _register() -> None:
-    from . import cachecmd, check, report, sbomcmds, scan, storecmd
-
-    cli.add_command(scan.scan)
-    cli.add_command(check.check)
-    cli.add_command(sbomcmds.merge)
-    cli.add_command(sbomcmds.sbom)
-    cli.add_command(sbomcmds.audit)
-    cli.add_command(cachecmd.cache)
-    cli.add_command(report.report)
-    cli.add_command(report.diff)
-    cli.add_command(storecmd.store)
+    """Every command, imported now (tests and tools that want `cli.commands` filled)."""
+    for name in COMMANDS:
+        cli.get_command(click.Context(cli), name)
 
 
 def main(argv: list[str] | None = None) -> None:
-    _register()
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
         rv = cli.main(args=argv, prog_name="container-audit", standalone_mode=False)

@@ -26,8 +26,6 @@ import json
 import logging
 import os
 import tempfile
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -154,6 +152,9 @@ def _check_entry(raw: bytes, config_digest: str, from_dict, where: str  # type: 
 
 def _read_mirror(where: str) -> bytes | None:
     """An entry from a mirror directory or URL; None when absent or unreachable."""
+    import urllib.error
+    import urllib.request
+
     if "://" not in where:
         try:
             with open(where, "rb") as fh:

@@ -30,8 +30,8 @@ WAIVED_ONIG = "libonig5 replaced in the next release (ticket 42)"
 
 
 def run(*args: str, env: dict[str, str] | None = None, timeout: int = 900) -> Run:
-    """The container-audit CLI with the report commands (see tests/report/cli.py)."""
-    proc = subprocess.run([sys.executable, "-m", "tests.report.cli", *args],
+    """The container-audit CLI, run as `python -m auditor`."""
+    proc = subprocess.run([sys.executable, "-m", "auditor", *args],
                           capture_output=True, text=True, cwd=REPO, timeout=timeout, check=False,
                           env={**os.environ, **EPOCH, **(env or {})})
     return Run(proc.returncode, proc.stdout, proc.stderr)
