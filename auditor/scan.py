@@ -34,6 +34,7 @@ from .sources import diskimage
 from .sources.base import OpenContext, parse_json
 from .sources.blobs import compression_of, looks_like_tar
 from .sources.daemon import is_daemon_ref, open_daemon
+from .sources.compressed import decompress
 from .sources.discover import Discovery, Found, dedupe, discover, open_path
 from .sources.rootfs import detect_architecture
 from .unpack import Limits, extract_tarball
@@ -112,8 +113,18 @@ def _discover_target(target: str, work: Path, options: ScanOptions
                 ctx.architecture), None
         root = path
     elif path.is_file():
-        ctx = OpenContext(root=None, architecture=options.architecture or host_architecture())
+        ctx = OpenContext(root=None, architecture=options.architecture or host_architecture(),
+                          scratch=work / "decompressed")
         direct = open_path(path, ctx) if looks_like_tar(path) else None
+        tarball = path
+        if direct is None and compression_of(path) and not diskimage.detect(path):
+            # `docker save | gzip`, or a compressed rootfs tarball: the content says which
+            copy = decompress(path, work / "decompressed", target, options.limits)
+            if copy is not None and looks_like_tar(copy):
+                direct = open_path(copy, replace(ctx, alias=(str(copy), target)))
+                tarball = copy
+            if direct is not None:
+                direct = [replace(i, origin_file=str(path)) for i in direct]
         if direct is not None:
             return Discovery(images=tuple(dedupe(direct)), declared=(), undeclared=()), (
                 ctx.architecture), None
@@ -122,14 +133,17 @@ def _discover_target(target: str, work: Path, options: ScanOptions
             shutil.rmtree(root, ignore_errors=True)  # a kept --work-dir of an earlier run
             info = diskimage.extract(path, root, what=target, limits=options.limits)
             log.info("%s: %s", target, info)
-        elif looks_like_tar(path) or compression_of(path):
-            extract_tarball(path, root, what=target, limits=options.limits)
+        elif looks_like_tar(tarball) or compression_of(tarball):
+            extract_tarball(tarball, root, what=target, limits=options.limits)
+            if tarball != path:
+                tarball.unlink()
         else:
             raise InputError(f"{target}: not a root filesystem, image archive or image store")
     else:
         raise InputError(f"{target}: not a regular file or directory")
     arch = options.architecture or detect_architecture(root) or host_architecture()
-    return discover(root, OpenContext(root=root, architecture=arch)), arch, info
+    return discover(root, OpenContext(root=root, architecture=arch,
+                                      scratch=work / "decompressed")), arch, info
 
 
 def _inventory_one(found: Found, work: Path, options: ScanOptions, curations: Curations,

@@ -25,9 +25,13 @@ class OpenContext:
     root: Path | None  # the rootfs root on the host, None when TARGET is the source itself
     architecture: str = ""  # preferred platform architecture (OCI names: amd64, arm64, ...)
     variant: str = ""
+    scratch: Path | None = None  # where compressed archives are decompressed; None: not at all
+    alias: tuple[str, str] = ("", "")  # (decompressed copy, the compressed file it stands for)
 
     def display(self, path: Path) -> str:
         """The path as the user knows it: inside the rootfs (`/usr/share/...`), else as given."""
+        if self.alias[0] and str(path) == self.alias[0]:
+            return self.alias[1]
         if self.root is not None:
             try:
                 return "/" + path.relative_to(self.root).as_posix()

@@ -19,6 +19,8 @@ from pathlib import Path
 from ..model import Declaration, ImageSource, Warning_
 from . import REGISTRY
 from .base import OpenContext, SourceKind
+from .blobs import compression_of
+from .compressed import COMPRESSED_SUFFIXES, open_compressed
 from .rootfs import (COMPOSE_NAMES, MANIFEST_NAMES, match_declarations, parse_compose,
                      parse_images_manifest)
 
@@ -26,7 +28,7 @@ log = logging.getLogger(__name__)
 
 # Where integrators put images; any file there is checked, elsewhere only tar-like names.
 CONTAINER_DIRS = ("usr/share/container-images", "usr/share/container-bundles")
-ARCHIVE_SUFFIXES = (".tar", ".oci", ".ociarchive", ".docker")
+ARCHIVE_SUFFIXES = (".tar", ".oci", ".ociarchive", ".docker", *COMPRESSED_SUFFIXES)
 SKIP_DIRS = frozenset({"proc", "sys", "dev", "run"})
 MIN_ARCHIVE_BYTES = 1024
 
@@ -104,6 +106,9 @@ def walk(root: Path, ctx: OpenContext) -> tuple[list[ImageSource], list[Path], l
                 if fk.detect(p):
                     images.extend(fk.open(p, ctx))
                     break
+            else:
+                if compression_of(p):
+                    images.extend(open_compressed(p, ctx, file_kinds) or ())
     return images, manifests, composes
 
 
