@@ -84,7 +84,9 @@ def merge(sbom_path: Path, inventory_file: Path, verdicts_file: Path | None) -> 
         inv = _apply_verdicts(inv, verdicts_file)
     result = merge_files(sbom_path, inv, created=created_timestamp(), epoch=_epoch())
     click.echo(f"merged {len(inv.images)} containers into {sbom_path} ({result.format}): "
-               + ", ".join(str(p) for p in result.written), err=True)
+               + ", ".join(str(p) for p in result.written)
+               + ("; removed the earlier merge's " + ", ".join(str(p) for p in result.removed)
+                  if result.removed else ""), err=True)
     return EXIT_OK
 
 

@@ -202,6 +202,15 @@ def merge_spdx2_loose(image_doc: bytes, index: bytes | None, inv: Inventory, *, 
     return dict(sorted(out.items()))
 
 
+def stale_loose_documents(image_doc: bytes, candidates: dict[str, bytes], keep: set[str],
+                          *, label: str) -> list[str]:
+    """Names among `candidates` (`container-*.spdx.json` beside a loose image document) that
+    an earlier merge into this image wrote and the new merge no longer references."""
+    prefix = _our_prefix(_load_image(image_doc, label))
+    return sorted(name for name, data in candidates.items()
+                  if name not in keep and _is_our_member(_Member(name, data, 0o644, 0), prefix))
+
+
 # ----------------------------------------------------------------------------- archive I/O
 
 @dataclass(frozen=True, slots=True)
@@ -741,4 +750,5 @@ def _raw_for(pkg: Package, ref: str) -> set[str]:
     return raws
 
 
-__all__ = ["is_spdx2_archive", "is_spdx2_json", "merge_spdx2_archive", "merge_spdx2_loose"]
+__all__ = ["is_spdx2_archive", "is_spdx2_json", "merge_spdx2_archive", "merge_spdx2_loose",
+           "stale_loose_documents"]

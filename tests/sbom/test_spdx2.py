@@ -574,3 +574,33 @@ def test_output_readable_by_zstd_and_tar(tmp_path: Path) -> None:
                              capture_output=True, text=True).stdout.splitlines()
     assert listing[-1].split()[1] == "root/root" and listing[-1].endswith("index.json")
     assert any("container-docker.io-library-redis-7.2.spdx.json" in line for line in listing)
+
+
+def test_loose_remerge_removes_its_stale_documents(tmp_path: Path) -> None:
+    """Kirkstone's deploy dir: merging an inventory with fewer containers deletes the
+    container documents the earlier merge wrote (and only those), after the new files."""
+    from auditor.sbom.merge import merge_files
+
+    sbom = oe.build(oe.KIRKSTONE)
+    for name, data in sbom.docs.items():
+        (tmp_path / name).write_bytes(data)
+    (tmp_path / f"{oe.KIRKSTONE.image_name}.spdx.index.json").write_bytes(sbom.index)
+    image = tmp_path / sbom.image_file
+    foreign = tmp_path / "container-someone-else.spdx.json"  # not ours: never touched
+    foreign.write_text('{"spdxVersion": "SPDX-2.2", "documentNamespace": "http://x/y"}')
+    inv = inventory()
+    first = merge_files(image, inv, created=CREATED, epoch=EPOCH)
+    ours = sorted(p.name for p in tmp_path.glob("container-*.spdx.json") if p != foreign)
+    assert len(ours) == 3 and first.removed == ()
+    fewer = dataclasses.replace(inv, images=inv.images[:1])
+    second = merge_files(image, fewer, created=CREATED, epoch=EPOCH)
+    left = sorted(p.name for p in tmp_path.glob("container-*.spdx.json") if p != foreign)
+    assert len(left) == 1 and set(left) < set(ours)
+    assert sorted(p.name for p in second.removed) == sorted(set(ours) - set(left))
+    assert foreign.exists()
+    index = json.loads((tmp_path / f"{oe.KIRKSTONE.image_name}.spdx.index.json").read_text())
+    assert {e["filename"] for e in index["documents"]} == \
+        {*sbom.docs, *left}  # the index names exactly what is on disk
+    doc = json.loads(image.read_text())
+    assert len([r for r in doc["externalDocumentRefs"]
+                if r["externalDocumentId"].startswith("DocumentRef-container-")]) == 1
