@@ -28,7 +28,7 @@ from .inventory.cache import default_dir as default_cache_dir
 from .layers import LayerStore
 from .licenses.curations import Curations
 from .licenses.curations import load as load_curations
-from .licenses.normalize import LICENSE_LIST_VERSION
+from .licenses.listversion import LICENSE_LIST_VERSION
 from .model import Image, ImageSource, Inventory
 from .sources import diskimage
 from .sources.base import OpenContext, parse_json
@@ -235,11 +235,12 @@ def scan(target: str, options: ScanOptions = ScanOptions(),
         options.work_dir)  # type: ignore[arg-type]
     work.mkdir(parents=True, exist_ok=True)
     try:
-        syft_version = syft.version(work)
+        cache_dir = options.cache_dir or default_cache_dir()
+        syft_version = syft.version(work, cache_dir if options.use_cache else None)
         curations = load_curations(options.curations)
         mirrors = (options.cache_mirrors if options.cache_mirrors is not None
                    else mirrors_from_env())
-        cache = (InventoryCache(options.cache_dir or default_cache_dir(),
+        cache = (InventoryCache(cache_dir,
                                 salt=(str(syft.binary()), syft_version, LICENSE_LIST_VERSION),
                                 mirrors=mirrors)
                  if options.use_cache else None)

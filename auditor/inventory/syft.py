@@ -11,6 +11,7 @@ argv, the exit code and the tail of stderr.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -89,12 +90,46 @@ def _version_of(path: str, work: str) -> str:
         raise ToolError(f"syft: {path} printed no version JSON") from None
 
 
-def version(work: Path) -> str:
-    """The syft version, checked against the pinned one."""
-    v = _version_of(str(binary()), str(work))
+def version(work: Path, memo_dir: Path | None = None) -> str:
+    """The syft version, checked against the pinned one.
+
+    With `memo_dir` (the inventory cache), the answer is remembered per binary (path, inode,
+    size, mtime): a warm re-audit need not start syft at all.
+    """
+    path = binary()
+    memo = _memo_file(path, memo_dir) if memo_dir is not None else None
+    v = ""
+    if memo is not None:
+        try:
+            v = memo.read_text().strip()
+        except OSError:
+            v = ""
+    if not v:
+        v = _version_of(str(path), str(work))
+        if memo is not None:
+            _remember(memo, v)
     if v != PINNED_VERSION:
         raise ToolError(f"syft: {binary()} is version {v}, container-audit needs {PINNED_VERSION}")
     return v
+
+
+def _memo_file(path: Path, memo_dir: Path) -> Path | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    key = f"{os.path.realpath(path)}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
+    return memo_dir / f"syft-version-{hashlib.sha256(key.encode()).hexdigest()[:24]}"
+
+
+def _remember(memo: Path, value: str) -> None:
+    try:
+        memo.parent.mkdir(parents=True, exist_ok=True)
+        tmp = memo.with_name(f".{memo.name}.{os.getpid()}.tmp")
+        tmp.write_text(value + "\n")
+        os.replace(tmp, memo)
+    except OSError:  # a read-only cache: ask syft next time too
+        pass
 
 
 def scan_layout(layout: Path, *, work: Path, name: str, timeout: int = DEFAULT_TIMEOUT
@@ -106,7 +141,7 @@ def scan_layout(layout: Path, *, work: Path, name: str, timeout: int = DEFAULT_T
 
 def _scan(source: str, extra: list[str], *, work: Path, name: str, timeout: int
           ) -> dict[str, Any]:
-    version(work)
+    # the version was checked by the caller (scan.scan(), once per run)
     work.mkdir(parents=True, exist_ok=True)
     out = work / f"syft-{os.getpid()}-{abs(hash(source))}.json"
     argv = [str(binary()), "scan", source, *extra,

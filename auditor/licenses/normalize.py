@@ -63,21 +63,9 @@ class Normalized:
 
 _SPDX = get_spdx_licensing()
 
-
-def _read_list_version() -> str:
-    # license-expression ships the scancode index with an ABOUT file naming the SPDX list
-    # version it was built from; there is no API for it.
-    try:
-        about = Path(license_expression.vendored_scancode_licensedb_index_location).with_name(
-            "license_key_index.json.ABOUT")
-        match = re.search(r"^spdx_license_list_version:\s*(\S+)", about.read_text("utf-8"),
-                          re.MULTILINE)
-        return match.group(1) if match else "unknown"
-    except Exception:  # noqa: BLE001 - a missing data file must not break the import
-        return "unknown"
+from .listversion import LICENSE_LIST_VERSION  # noqa: E402 - re-exported
 
 
-LICENSE_LIST_VERSION: str = _read_list_version()
 
 _DEPRECATED = {k.casefold(): v for k, v in aliases.DEPRECATED.items()}
 _DEPRECATED_EXC = {k.casefold(): v for k, v in aliases.DEPRECATED_EXCEPTIONS.items()}
