@@ -31,21 +31,10 @@ from typing import BinaryIO
 
 import zstandard
 
-from .errors import DigestMismatchError, InputError, LimitExceededError, ToolError, UnsafeInputError
+from .errors import InputError, LimitExceededError, ToolError, UnsafeInputError
 from .model import Layer, LayerSource
 from .rootpath import split
-from .unpack import (
-    _CHUNK,
-    OPAQUE,
-    WHITEOUT,
-    Limits,
-    _check,
-    _decompressor,
-    _HashingReader,
-    _Peek,
-    _RatioGuard,
-    verify,
-)
+from .unpack import _CHUNK, OPAQUE, WHITEOUT, LayerStream, Limits, verify
 
 # member kinds
 FILE, DIR, SYMLINK, HARDLINK, WHITEOUT_ENTRY, OPAQUE_ENTRY = "f", "d", "l", "h", "w", "o"
@@ -199,19 +188,8 @@ class LayerStore:
 
     def _stream(self, raw: BinaryIO, out: BinaryIO, layer: LayerSource, what: str
                 ) -> tuple[list[Member], int, int, str, int]:
-        blob_algo = (layer.digest or layer.diff_id).partition(":")[0] or "sha256"
-        blob = _HashingReader(raw, blob_algo if blob_algo in ("sha256", "sha512") else "sha256")
-        peek = _Peek(blob)  # type: ignore[arg-type]
-        decomp = _decompressor(peek, peek.head)  # type: ignore[arg-type]
-        content: _HashingReader
-        stream: io.RawIOBase
-        if decomp is None:
-            content, stream = blob, peek
-        else:
-            guard = _RatioGuard(decomp, blob, self.limits, what)
-            content = _HashingReader(io.BufferedReader(guard, _CHUNK))  # type: ignore[arg-type]
-            stream = content
-        buffered = io.BufferedReader(_Tee(stream, out), _CHUNK)
+        ls = LayerStream.open(raw, layer, self.limits, what)
+        buffered = io.BufferedReader(_Tee(ls.stream, out), _CHUNK)
         members: list[Member] = []
         skipped = 0
         file_bytes = 0
@@ -231,15 +209,8 @@ class LayerStore:
                 members.append(entry)
         while buffered.read(_CHUNK):  # the end-of-archive padding still counts
             pass
-        if decomp is not None:
-            blob.drain()
-        if layer.size >= 0 and blob.count != layer.size:
-            raise DigestMismatchError(
-                f"{what}: blob is {blob.count} bytes but the manifest says {layer.size} (truncated?)")
-        if layer.digest and layer.digest != layer.diff_id:
-            _check(what, "blob", blob.hash, layer.digest)
-        if layer.diff_id:
-            _check(what, "content", content.hash, layer.diff_id)
+        ls.finish(layer, what)
+        content = ls.content
         diff_id = f"{content.hash.name}:{content.hash.hexdigest()}"
         return members, skipped, file_bytes, diff_id, content.count
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
@@ -21,6 +22,43 @@ MAX_SYMLINKS = 40  # the kernel's own limit for one lookup
 def split(path: str) -> list[str]:
     """Components of a POSIX path, without empty and `.` parts (`..` kept)."""
     return [c for c in path.split("/") if c and c != "."]
+
+
+def resolve_parts(path: str | list[str], link_of: Callable[[list[str], bool], str | None], *,
+                  follow_final: bool = True, crossed: list[str] | None = None) -> list[str]:
+    """The components `path` leads to with chroot semantics: `..` stops at the root, an
+    absolute symlink restarts from the root, components that do not exist are kept.
+
+    `link_of(parts, last)` tells whether the entry at the literal, already resolved `parts`
+    is a symlink (its target) or not (None); `last` is True for the final component. It may
+    raise to stop the lookup. `crossed` collects the symlinks followed. The one algorithm
+    for every tree we resolve in: a host directory (ImageRoot), an image's layers in
+    memory (vroot.VirtualRoot), a filesystem image's listing (sources.diskimage).
+    Raises UnsafeInputError on a symlink loop.
+    """
+    pending = split(path) if isinstance(path, str) else list(path)
+    pending.reverse()  # a stack: pop() yields the next component
+    done: list[str] = []
+    hops = 0
+    while pending:
+        comp = pending.pop()
+        if comp == "..":
+            if done:
+                done.pop()
+            continue
+        target = link_of([*done, comp], not pending) if (pending or follow_final) else None
+        if target is None:
+            done.append(comp)
+            continue
+        hops += 1
+        if hops > MAX_SYMLINKS:
+            raise UnsafeInputError(f"{path}: too many levels of symbolic links")
+        if crossed is not None:
+            crossed.append("/".join([*done, comp]))
+        if target.startswith("/"):
+            done = []
+        pending.extend(reversed(split(target)))
+    return done
 
 
 class ImageFiles(Protocol):
@@ -48,37 +86,15 @@ class ImageRoot:
         Components that do not exist are kept as they are, so the result may not exist.
         Raises UnsafeInputError on a symlink loop.
         """
-        pending = split(path)
-        pending.reverse()  # a stack: pop() yields the next component
-        done: list[str] = []
-        hops = 0
-        while pending:
-            comp = pending.pop()
-            if comp == "..":
-                if done:
-                    done.pop()
-                continue
-            candidate = os.path.join(self.root, *done, comp)
+        def link_of(parts: list[str], last: bool) -> str | None:
             try:
-                st = os.lstat(candidate)
-            except FileNotFoundError:
-                done.append(comp)
-                continue
-            except NotADirectoryError:
-                done.append(comp)
-                continue
-            if stat.S_ISLNK(st.st_mode) and (pending or follow_final):
-                hops += 1
-                if hops > MAX_SYMLINKS:
-                    raise UnsafeInputError(f"{path}: too many levels of symbolic links")
-                target = os.readlink(candidate)
-                if target.startswith("/"):
-                    done = []
-                parts = split(target)
-                pending.extend(reversed(parts))
-                continue
-            done.append(comp)
-        return Path(self.root, *done)
+                st = os.lstat(os.path.join(self.root, *parts))
+            except (FileNotFoundError, NotADirectoryError):
+                return None
+            return os.readlink(os.path.join(self.root, *parts)) if stat.S_ISLNK(st.st_mode) \
+                else None
+
+        return Path(self.root, *resolve_parts(path, link_of, follow_final=follow_final))
 
     def relative(self, host_path: Path) -> str:
         """Image path (`/usr/...`) of a host path under the root."""

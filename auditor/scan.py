@@ -33,8 +33,8 @@ from .model import Image, ImageSource, Inventory
 from .sources import diskimage
 from .sources.base import OpenContext, parse_json
 from .sources.blobs import compression_of, looks_like_tar
-from .sources.daemon import is_daemon_ref, open_daemon
 from .sources.compressed import decompress
+from .sources.daemon import is_daemon_ref, open_daemon
 from .sources.discover import Discovery, Found, dedupe, discover, open_path
 from .sources.rootfs import detect_architecture
 from .unpack import Limits, extract_tarball

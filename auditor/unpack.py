@@ -154,6 +154,44 @@ class _Peek(io.RawIOBase):
         return len(data)
 
 
+@dataclass(slots=True)
+class LayerStream:
+    """One layer blob being read: `stream` yields its uncompressed tar while both digests
+    are computed; `finish()` checks them once the tar has been read to its end."""
+
+    blob: _HashingReader  # the bytes as stored
+    content: _HashingReader  # the uncompressed tar (the same reader when stored uncompressed)
+    stream: io.RawIOBase
+    compressed: bool
+
+    @classmethod
+    def open(cls, raw: BinaryIO, layer: LayerSource, limits: Limits, what: str) -> LayerStream:
+        algo = (layer.digest or layer.diff_id).partition(":")[0] or "sha256"
+        blob = _HashingReader(raw, algo if algo in ("sha256", "sha512") else "sha256")
+        peek = _Peek(blob)  # type: ignore[arg-type]
+        decomp = _decompressor(peek, peek.head)  # type: ignore[arg-type]
+        if decomp is None:
+            return cls(blob=blob, content=blob, stream=peek, compressed=False)
+        guard = _RatioGuard(decomp, blob, limits, what)
+        content = _HashingReader(io.BufferedReader(guard, _CHUNK))  # type: ignore[arg-type]
+        return cls(blob=blob, content=content, stream=content, compressed=True)
+
+    def finish(self, layer: LayerSource, what: str) -> None:
+        """Read what is left (tar padding, the compressed stream's end), then check sizes
+        and digests against what the manifest and config promise."""
+        while self.stream.read(_CHUNK):
+            pass
+        if self.compressed:
+            self.blob.drain()
+        if layer.size >= 0 and self.blob.count != layer.size:
+            raise DigestMismatchError(f"{what}: blob is {self.blob.count} bytes but the manifest "
+                                      f"says {layer.size} (truncated?)")
+        if layer.digest and layer.digest != layer.diff_id:
+            _check(what, "blob", self.blob.hash, layer.digest)
+        if layer.diff_id:
+            _check(what, "content", self.content.hash, layer.diff_id)
+
+
 class Squasher:
     """Applies layer tars in order to one directory; one instance per image."""
 
@@ -199,37 +237,16 @@ class Squasher:
 
     # -- streaming ----------------------------------------------------------------
     def _apply_stream(self, raw: BinaryIO, layer: LayerSource, index: int, what: str) -> int:
-        blob_algo = (layer.digest or layer.diff_id).partition(":")[0] or "sha256"
-        blob = _HashingReader(raw, blob_algo if blob_algo in ("sha256", "sha512") else "sha256")
-        peek = _Peek(blob)  # type: ignore[arg-type]
-        decomp = _decompressor(peek, peek.head)  # type: ignore[arg-type]
-        content: _HashingReader
-        stream: io.RawIOBase
-        if decomp is None:
-            # uncompressed: the blob hash is the content hash
-            content, stream = blob, peek
-        else:
-            guard = _RatioGuard(decomp, blob, self.limits, what)
-            content = _HashingReader(io.BufferedReader(guard, _CHUNK))  # type: ignore[arg-type]
-            stream = content
-        buffered = io.BufferedReader(stream, _CHUNK)  # type: ignore[arg-type]
+        ls = LayerStream.open(raw, layer, self.limits, what)
+        buffered = io.BufferedReader(ls.stream, _CHUNK)  # type: ignore[arg-type]
         with tarfile.open(fileobj=buffered, mode="r|", errorlevel=2) as tf:
             for member in tf:
                 self._apply_member(tf, member, index, what)
         # tarfile stops at the end-of-archive marker; the padding still counts for the hash
         while buffered.read(_CHUNK):
             pass
-        if decomp is not None:
-            blob.drain()
-        if layer.size >= 0 and blob.count != layer.size:
-            raise DigestMismatchError(
-                f"{what}: blob is {blob.count} bytes but the manifest says {layer.size} (truncated?)"
-            )
-        if layer.digest and layer.digest != layer.diff_id:
-            _check(what, "blob", blob.hash, layer.digest)
-        if layer.diff_id:
-            _check(what, "content", content.hash, layer.diff_id)
-        return content.count
+        ls.finish(layer, what)
+        return ls.content.count
 
     def _apply_member(self, tf: tarfile.TarFile, m: tarfile.TarInfo, index: int, what: str) -> None:
         self.members += 1
@@ -396,27 +413,9 @@ def verify(layers: Iterable[LayerSource], *, what: str, limits: Limits = Limits(
         lwhat = f"{what}: layer {layer.diff_id[:19]}…"
         try:
             with layer.open() as raw:
-                blob = _HashingReader(raw, "sha256")
-                peek = _Peek(blob)  # type: ignore[arg-type]
-                decomp = _decompressor(peek, peek.head)  # type: ignore[arg-type]
-                if decomp is None:
-                    content: _HashingReader = blob
-                    while peek.read(_CHUNK):
-                        pass
-                else:
-                    guard = _RatioGuard(decomp, blob, limits, lwhat)
-                    content = _HashingReader(io.BufferedReader(guard, _CHUNK))  # type: ignore[arg-type]
-                    content.drain()
-                    blob.drain()
+                LayerStream.open(raw, layer, limits, lwhat).finish(layer, lwhat)
         except (EOFError, zlib.error, lzma.LZMAError, zstandard.ZstdError, OSError) as exc:
             raise InputError(f"{lwhat}: truncated or corrupt layer ({exc})") from None
-        if layer.size >= 0 and blob.count != layer.size:
-            raise DigestMismatchError(
-                f"{lwhat}: blob is {blob.count} bytes but the manifest says {layer.size}")
-        if layer.digest and layer.digest != layer.diff_id:
-            _check(lwhat, "blob", blob.hash, layer.digest)
-        if layer.diff_id:
-            _check(lwhat, "content", content.hash, layer.diff_id)
 
 
 def squash(layers: Iterable[LayerSource], dest: Path, *, what: str,

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from .errors import InputError, UnsafeInputError
 from .layers import DIR, FILE, HARDLINK, OPAQUE_ENTRY, SYMLINK, WHITEOUT_ENTRY, Member, ReadLayer
 from .model import Layer
-from .rootpath import MAX_SYMLINKS, split
+from .rootpath import resolve_parts, split
 from .unpack import WHITEOUT
 
 
@@ -69,28 +69,12 @@ class VirtualRoot:
     def _resolve(self, path: str | Iterable[str], *, follow_final: bool = True) -> list[str]:
         """Canonical components of `path`, links followed inside the root; components
         that do not exist are kept. UnsafeInputError on a symlink loop."""
-        pending = split(path) if isinstance(path, str) else list(path)
-        pending.reverse()
-        done: list[str] = []
-        hops = 0
-        while pending:
-            comp = pending.pop()
-            if comp == "..":
-                if done:
-                    done.pop()
-                continue
-            entry = self._get([*done, comp])
-            if entry is not None and entry[0].kind == SYMLINK and (pending or follow_final):
-                hops += 1
-                if hops > MAX_SYMLINKS:
-                    raise UnsafeInputError(f"{path}: too many levels of symbolic links")
-                target = entry[0].target
-                if target.startswith("/"):
-                    done = []
-                pending.extend(reversed(split(target)))
-                continue
-            done.append(comp)
-        return done
+        def link_of(parts: list[str], last: bool) -> str | None:
+            entry = self._get(parts)
+            return entry[0].target if entry is not None and entry[0].kind == SYMLINK else None
+
+        return resolve_parts(path if isinstance(path, str) else list(path), link_of,
+                             follow_final=follow_final)
 
     # -- building -------------------------------------------------------------------------
     def _ensure_dir(self, parts: Iterable[str], index: int) -> Node:

@@ -162,7 +162,7 @@ def _read_mirror(where: str) -> bytes | None:
         except OSError:
             return None
     try:
-        with urllib.request.urlopen(where, timeout=MIRROR_TIMEOUT) as resp:  # noqa: S310
+        with urllib.request.urlopen(where, timeout=MIRROR_TIMEOUT) as resp:
             return resp.read(MAX_ENTRY_BYTES)
     except urllib.error.HTTPError as exc:
         if exc.code != 404:

@@ -12,9 +12,22 @@ import json
 from typing import Any
 
 from ..errors import InputError
-from ..model import (NOASSERTION, NONE, SCHEMA_VERSION, Declaration, Embedding, Image,
-                     Inventory, Layer, License, Location, OtherLicense, Package, Sentinel,
-                     Warning_)
+from ..model import (
+    NOASSERTION,
+    NONE,
+    SCHEMA_VERSION,
+    Declaration,
+    Embedding,
+    Image,
+    Inventory,
+    Layer,
+    License,
+    Location,
+    OtherLicense,
+    Package,
+    Sentinel,
+    Warning_,
+)
 
 
 def _loc(l: Location) -> dict[str, Any]:

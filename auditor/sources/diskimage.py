@@ -52,7 +52,7 @@ from typing import BinaryIO
 import zstandard
 
 from ..errors import InputError, LimitExceededError, ToolError, UnsafeInputError
-from ..rootpath import split
+from ..rootpath import resolve_parts, split
 from ..unpack import Limits
 from .discover import ARCHIVE_SUFFIXES, CONTAINER_DIRS, MIN_ARCHIVE_BYTES, SKIP_DIRS
 from .rootfs import _PROBES as ARCH_PROBES
@@ -452,6 +452,10 @@ class _Entry:
     mode: int = 0o644  # permission bits as the image has them
 
 
+class _NotADirectory(Exception):
+    """A lookup crossed a file where a directory was needed (stops resolve())."""
+
+
 @dataclass(slots=True)
 class _Tree:
     """A file system's listing: image path ("" = root, "usr/bin") -> entry."""
@@ -471,31 +475,22 @@ class _Tree:
 
         None when a symlink loop or a non-directory in the middle stops the lookup.
         """
-        pending = split(path)
-        pending.reverse()
-        done: list[str] = []
         links: list[str] = []
-        hops = 0
-        while pending:
-            comp = pending.pop()
-            if comp == "..":
-                if done:
-                    done.pop()
-                continue
-            cand = "/".join([*done, comp])
-            e = self.entries.get(cand)
-            if e is not None and e.kind == "link" and (pending or follow_final):
-                hops += 1
-                if hops > 40:
-                    return None, links
-                links.append(cand)
-                if e.target.startswith("/"):
-                    done = []
-                pending.extend(reversed(split(e.target)))
-                continue
-            if e is not None and e.kind != "dir" and pending:
-                return None, links
-            done.append(comp)
+
+        def link_of(parts: list[str], last: bool) -> str | None:
+            e = self.entries.get("/".join(parts))
+            if e is None:
+                return None
+            if e.kind == "link":
+                return e.target
+            if e.kind != "dir" and not last:
+                raise _NotADirectory
+            return None
+
+        try:
+            done = resolve_parts(path, link_of, follow_final=follow_final, crossed=links)
+        except (_NotADirectory, UnsafeInputError):
+            return None, links
         return "/".join(done), links
 
     def walk(self, top: str) -> Iterator[str]:
