@@ -16,6 +16,7 @@ once per run, whichever thread gets there first; the others wait for it.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import io
@@ -56,10 +57,12 @@ class Member:
 @dataclass(frozen=True, slots=True)
 class ReadLayer:
     layer: Layer
-    blob: Path  # the verified uncompressed tar
+    blob: Path  # the verified uncompressed tar: our copy, or the source file holding it
     members: tuple[Member, ...]
     skipped: int  # device nodes, FIFOs, other entries no scanner needs
     file_bytes: int  # sum of regular file sizes
+    offset: int = 0  # where the tar starts in `blob`
+    in_place: bool = False  # `blob` is the source's own file (never deleted), not our copy
 
 
 class _Tee(io.RawIOBase):
@@ -113,7 +116,8 @@ class LayerStore:
                 fut = self._layers.pop(key, None)
                 if fut is not None and fut.done() and fut.exception() is None:
                     self._verified.add(key)
-                    drop.append(fut.result().blob)
+                    if not fut.result().in_place:  # never the source's own file
+                        drop.append(fut.result().blob)
         for blob in drop:
             blob.unlink(missing_ok=True)
 
@@ -163,10 +167,15 @@ class LayerStore:
         self.blob_dir.mkdir(parents=True, exist_ok=True)
         tmp = self.blob_dir / f".reading-{threading.get_ident()}-{os.getpid()}"
         try:
-            with layer.open() as raw, open(tmp, "wb") as out:
-                members, skipped, file_bytes, diff_id, size = self._stream(raw, out, layer, what)
-            blob = self.blob_dir / diff_id.replace(":", "-")
-            os.replace(tmp, blob)
+            with layer.open() as raw:
+                members, skipped, file_bytes, diff_id, size, in_place = self._stream(
+                    raw, tmp, layer, what)
+            if in_place:
+                assert layer.region is not None
+                blob, offset = Path(layer.region[0]), layer.region[1]
+            else:
+                blob, offset = self.blob_dir / diff_id.replace(":", "-"), 0
+                os.replace(tmp, blob)
         except (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError, zstandard.ZstdError) as exc:
             raise InputError(f"{what}: truncated or corrupt layer ({exc or type(exc).__name__})"
                              ) from None
@@ -184,12 +193,24 @@ class LayerStore:
         out_layer = Layer(diff_id=layer.diff_id or diff_id, digest=layer.digest or diff_id,
                           media_type=layer.media_type, size=size)
         return ReadLayer(layer=out_layer, blob=blob, members=tuple(members), skipped=skipped,
-                         file_bytes=file_bytes)
+                         file_bytes=file_bytes, offset=offset, in_place=in_place)
 
-    def _stream(self, raw: BinaryIO, out: BinaryIO, layer: LayerSource, what: str
-                ) -> tuple[list[Member], int, int, str, int]:
+    def _stream(self, raw: BinaryIO, tmp: Path, layer: LayerSource, what: str
+                ) -> tuple[list[Member], int, int, str, int, bool]:
         ls = LayerStream.open(raw, layer, self.limits, what)
-        buffered = io.BufferedReader(_Tee(ls.stream, out), _CHUNK)
+        # stored uncompressed in one run of a host file: read it there later, copy nothing
+        in_place = layer.region is not None and not ls.compressed
+        with contextlib.ExitStack() as stack:
+            if in_place:
+                buffered = io.BufferedReader(ls.stream, _CHUNK)  # type: ignore[arg-type]
+            else:
+                out = stack.enter_context(open(tmp, "wb"))
+                buffered = io.BufferedReader(_Tee(ls.stream, out), _CHUNK)
+            result = self._members(buffered, ls, layer, what)
+        return (*result, in_place)
+
+    def _members(self, buffered: io.BufferedReader, ls: LayerStream, layer: LayerSource,
+                 what: str) -> tuple[list[Member], int, int, str, int]:
         members: list[Member] = []
         skipped = 0
         file_bytes = 0

@@ -121,6 +121,9 @@ class LayerSource:
     size: int = -1  # blob size promised by the manifest, -1 when unknown
     open: LayerOpener = field(compare=False, repr=False)  # yields `size` bytes when size >= 0
     description: str = ""  # human name for error messages, e.g. "blobs/sha256/ab12…"
+    # where `open` reads from when that is one run of bytes of a host file: (file, offset,
+    # size); lets an uncompressed layer be read in place instead of copied
+    region: tuple[str, int, int] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -137,6 +140,9 @@ class ImageSource:
     platform: Platform = Platform()
     skipped_platforms: tuple[Platform, ...] = ()
     origin_file: str = field(default="", compare=False)  # host file holding the layers, if one
+    # a syft source reference reading this very image from origin_file (a single-image
+    # docker-archive), used when every layer is stored uncompressed in place; "" otherwise
+    syft_ref: str = field(default="", compare=False)
 
     @property
     def name(self) -> str:

@@ -208,8 +208,12 @@ def _catalog(src: ImageSource, work: Path, options: ScanOptions, store: LayerSto
     dest = work / "images" / src.config_digest.replace(":", "-")
     if dest.exists():
         shutil.rmtree(dest)
-    layout = write_layout(dest / "layout", src.config, read)
-    doc = syft.scan_layout(layout, work=dest, name=name, timeout=options.syft_timeout)
+    if src.syft_ref and all(rl.in_place for rl in read):
+        # a single-image archive, every layer verified where it lies: syft reads it there
+        doc = syft.scan_archive(src.syft_ref, work=dest, name=name, timeout=options.syft_timeout)
+    else:
+        layout = write_layout(dest / "layout", src.config, read)
+        doc = syft.scan_layout(layout, work=dest, name=name, timeout=options.syft_timeout)
     packages = build_packages(doc, img=tree, layer_of=tree.layer_of,
                               layer_order=[l.diff_id for l in tree.layers])
     packages = declare(packages, tree, tree.layer_of)

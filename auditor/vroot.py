@@ -166,8 +166,9 @@ class VirtualRoot:
         node = entry[0]
         if node.data is not None:
             return node.data[:limit]
-        with open(self.read_layers[node.layer].blob, "rb") as fh:
-            fh.seek(node.offset)
+        rl = self.read_layers[node.layer]
+        with open(rl.blob, "rb") as fh:
+            fh.seek(rl.offset + node.offset)
             data = fh.read(min(node.size, limit))
         if len(data) < min(node.size, limit):
             raise InputError(f"{self.what}: {path}: layer blob is shorter than its tar header says")

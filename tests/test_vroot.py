@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from auditor.errors import AuditorError, InputError, LimitExceededError, UnsafeInputError
 from auditor.layers import LayerStore
+from auditor.model import LayerSource
 from auditor.rootpath import ImageRoot
 from auditor.unpack import Limits, squash
 from auditor.vroot import VirtualRoot
@@ -176,3 +177,52 @@ def test_blobs_live_while_an_image_needs_them(tmp_path: Path) -> None:
     assert not any(tmp_path.iterdir())
     store.verify([base], "again")  # already verified in this run: not read again
     assert store.reads == 2
+
+
+def _archive_with(tmp_path: Path, member: bytes) -> tuple[Path, LayerSource]:
+    """A tar holding `member` as `layer.tar`, and the layer as a source would give it."""
+    import hashlib
+    import io
+    import tarfile
+
+    from auditor.sources.blobs import TarIndex
+
+    path = tmp_path / "archive.tar"
+    with tarfile.open(path, "w") as tf:
+        pad = tarfile.TarInfo("before")
+        pad.size = 1000
+        tf.addfile(pad, io.BytesIO(b"p" * 1000))
+        ti = tarfile.TarInfo("layer.tar")
+        ti.size = len(member)
+        tf.addfile(ti, io.BytesIO(member))
+    idx = TarIndex(path, "archive.tar")
+    diff = "sha256:" + hashlib.sha256(member).hexdigest()  # right when `member` is a plain tar
+    return path, LayerSource(diff_id=diff, open=idx.opener("layer.tar"),
+                             region=idx.region("layer.tar"), description="layer.tar")
+
+
+def test_uncompressed_layer_in_an_archive_is_read_in_place(tmp_path: Path) -> None:
+    member = _tar([("usr/share/doc/p/copyright", "file", "License: MIT\n")])
+    path, source = _archive_with(tmp_path, member)
+    before = path.read_bytes()
+    store = LayerStore(tmp_path / "blobs")
+    store.expect([source])
+    rl = store.get(source, "img")
+    assert rl.in_place and rl.blob == path and rl.offset > 0
+    assert not any((tmp_path / "blobs").iterdir())  # nothing copied
+    v = VirtualRoot([rl], what="img")
+    assert v.read_bytes("/usr/share/doc/p/copyright") == b"License: MIT\n"
+    store.release([source])
+    assert path.read_bytes() == before  # the source's own file is never deleted or changed
+
+
+def test_compressed_layer_in_an_archive_is_copied_uncompressed(tmp_path: Path) -> None:
+    import gzip
+    import hashlib
+
+    raw = _tar([("f", "file", "data")])
+    path, source = _archive_with(tmp_path, gzip.compress(raw))
+    source = LayerSource(diff_id="sha256:" + hashlib.sha256(raw).hexdigest(),
+                         open=source.open, region=source.region)
+    rl = LayerStore(tmp_path / "blobs").get(source, "img")
+    assert not rl.in_place and rl.blob.parent == tmp_path / "blobs" and rl.blob.read_bytes() == raw

@@ -3,8 +3,9 @@
 
 Written in the work dir from what layers.LayerStore verified: the image's own config
 bytes, a manifest listing the uncompressed layer blobs (hard links to the run's shared
-blobs, so a base layer shared by ten images is on disk once) and an index.json with that
-one manifest. syft never sees the original archive or store, only verified bytes, and
+blobs, so a base layer shared by ten images is on disk once; a layer verified in place
+inside an archive is copied out with copy_file_range) and an index.json with that one
+manifest. syft never sees the original archive or store, only verified bytes, and
 decompresses nothing.
 """
 
@@ -29,6 +30,30 @@ def _put(blobs: Path, data: bytes) -> tuple[str, int]:
     return "sha256:" + hexd, len(data)
 
 
+def _copy_region(src: Path, offset: int, size: int, dest: Path) -> None:
+    """`size` bytes of `src` from `offset` into a new file (in the kernel where it can)."""
+    with open(src, "rb") as fi, open(dest, "wb") as fo:
+        done = 0
+        try:
+            while done < size:
+                n = os.copy_file_range(fi.fileno(), fo.fileno(), size - done, offset + done)
+                if n <= 0:
+                    break
+                done += n
+        except OSError:  # not supported here: copy through user space
+            pass
+        if done < size:
+            fi.seek(offset + done)
+            fo.seek(done)
+            remaining = size - done
+            while remaining:
+                chunk = fi.read(min(1 << 20, remaining))
+                if not chunk:
+                    raise OSError(f"{src}: shorter than its layer")
+                fo.write(chunk)
+                remaining -= len(chunk)
+
+
 def write_layout(dest: Path, config: bytes, layers: list[ReadLayer]) -> Path:
     blobs = dest / "blobs" / "sha256"
     blobs.mkdir(parents=True, exist_ok=True)
@@ -38,10 +63,13 @@ def write_layout(dest: Path, config: bytes, layers: list[ReadLayer]) -> Path:
         hexd = blob_hex(rl.layer.diff_id)
         target = blobs / hexd
         if not target.exists():
-            try:
-                os.link(rl.blob, target)
-            except OSError:  # another file system: a link will do, syft follows it
-                os.symlink(rl.blob, target)
+            if rl.in_place and (rl.offset or os.path.getsize(rl.blob) != rl.layer.size):
+                _copy_region(rl.blob, rl.offset, rl.layer.size, target)
+            else:
+                try:
+                    os.link(rl.blob, target)
+                except OSError:  # another file system: a link will do, syft follows it
+                    os.symlink(rl.blob, target)
         entries.append({"mediaType": LAYER_TAR, "digest": rl.layer.diff_id,
                         "size": rl.layer.size})
     manifest = json.dumps({"schemaVersion": 2, "mediaType": MANIFEST,

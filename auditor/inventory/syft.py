@@ -3,8 +3,9 @@
 
 syft is run offline on an image we have already read and verified: an OCI layout of
 its uncompressed, verified layer blobs (`oci-dir:`; syft reads the tars in place, so
-nothing is unpacked as files, and it never sees the original archive or store); the image
-catalogers (the same set syft uses for container images), a private HOME/TMPDIR/cache, no
+nothing is unpacked as files), or, for a single-image docker-archive whose layers are
+stored uncompressed and were verified in place, that archive itself (`docker-archive:`,
+so a multi-gigabyte image is not copied first); the image catalogers (the same set syft uses for container images), a private HOME/TMPDIR/cache, no
 update check, a timeout, JSON written to a file. Failures become ToolError with the
 argv, the exit code and the tail of stderr.
 """
@@ -137,6 +138,15 @@ def scan_layout(layout: Path, *, work: Path, name: str, timeout: int = DEFAULT_T
     """syft-json document for the one image of the OCI layout `layout` (written by us from
     verified layers: inventory/layout.py)."""
     return _scan(f"oci-dir:{layout}", [], work=work, name=name, timeout=timeout)
+
+
+def scan_archive(ref: str, *, work: Path, name: str, timeout: int = DEFAULT_TIMEOUT
+                 ) -> dict[str, Any]:
+    """syft-json document for a single-image archive whose layers we have just verified
+    in place (`docker-archive:PATH`): nothing is copied for syft."""
+    if not ref.startswith("docker-archive:"):
+        raise ToolError(f"syft: unsupported source reference {ref!r}")
+    return _scan(ref, [], work=work, name=name, timeout=timeout)
 
 
 def _scan(source: str, extra: list[str], *, work: Path, name: str, timeout: int

@@ -31,6 +31,7 @@ class Blobs(Protocol):
     def exists(self, name: str) -> bool: ...
     def read(self, name: str) -> bytes: ...
     def opener(self, name: str) -> LayerOpener: ...
+    def region(self, name: str) -> tuple[str, int, int] | None: ...
     def size(self, name: str) -> int: ...
 
 
@@ -177,6 +178,11 @@ class TarIndex:
 
         return _open
 
+    def region(self, name: str) -> tuple[str, int, int] | None:
+        """(archive, offset, size) of member `name`'s bytes: they are one run of the file."""
+        m = self._lookup(name)
+        return (str(self.path), m.offset_data, m.size)
+
 
 class DirIndex:
     """The same interface over a directory (OCI layout); links resolved inside it."""
@@ -223,6 +229,10 @@ class DirIndex:
                 yield fh
 
         return _open
+
+    def region(self, name: str) -> tuple[str, int, int] | None:
+        host = self._host(name)
+        return (str(host), 0, os.stat(host).st_size)
 
 
 def _clean(name: str, label: str) -> str:

@@ -29,8 +29,10 @@ def detect(path: Path) -> bool:
 
 def open_archive(path: Path, ctx: OpenContext) -> list[ImageSource]:
     label = ctx.display(path)
-    return [replace(i, origin_file=str(path))
-            for i in read_archive(TarIndex(path, label), label, Embedding.ARCHIVE)]
+    images = read_archive(TarIndex(path, label), label, Embedding.ARCHIVE)
+    # syft reads a docker-archive by itself only when it holds one image
+    ref = f"docker-archive:{path}" if len(images) == 1 else ""
+    return [replace(i, origin_file=str(path), syft_ref=ref) for i in images]
 
 
 def _digest_from_name(name: str) -> str:
@@ -78,7 +80,8 @@ def _image(blobs: Blobs, label: str, entry: Any, embedding: Embedding) -> ImageS
             raise InputError(f"{label}: manifest.json names missing layer {lname}")
         digest = _digest_from_name(lname) if lname.startswith("blobs/") else ""
         layers.append(LayerSource(diff_id=diff_id, digest=digest if digest != diff_id else "",
-                                  open=blobs.opener(lname), description=lname))
+                                  open=blobs.opener(lname), description=lname,
+                                  region=blobs.region(lname)))
     tags = tuple(t for t in entry.get("RepoTags") or () if isinstance(t, str))
     return ImageSource(
         source=label, embedding=embedding, config=config_bytes,

@@ -197,7 +197,7 @@ def _image(blobs: Blobs, label: str, desc: dict[str, Any], tags: tuple[str, ...]
         layers.append(LayerSource(
             diff_id=diff_id, digest=digest, media_type=str(ldesc.get("mediaType") or ""),
             size=int(ldesc["size"]) if isinstance(ldesc.get("size"), int) else -1,
-            open=blobs.opener(name), description=name,
+            open=blobs.opener(name), description=name, region=blobs.region(name),
         ))
     return ImageSource(
         source=label, embedding=embedding, config=config_bytes, config_digest=cdigest,
