@@ -16,7 +16,6 @@ once per run, whichever thread gets there first; the others wait for it.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import hashlib
 import io
@@ -35,7 +34,17 @@ import zstandard
 from .errors import InputError, LimitExceededError, ToolError, UnsafeInputError
 from .model import Layer, LayerSource
 from .rootpath import split
-from .unpack import _CHUNK, OPAQUE, WHITEOUT, LayerStream, Limits, verify
+from .unpack import (
+    _CHUNK,
+    OPAQUE,
+    WHITEOUT,
+    LayerStream,
+    Limits,
+    _head,
+    is_compressed,
+    verify,
+    verify_region,
+)
 
 # member kinds
 FILE, DIR, SYMLINK, HARDLINK, WHITEOUT_ENTRY, OPAQUE_ENTRY = "f", "d", "l", "h", "w", "o"
@@ -80,6 +89,38 @@ class _Tee(io.RawIOBase):
         if n:
             self._out.write(buf[:n])
         return n or 0
+
+
+class _Region(io.RawIOBase):
+    """A seekable read-only view of `size` bytes at `offset` of a file: a tar reader on it
+    can never read past the layer into whatever follows in the archive."""
+
+    def __init__(self, fh: BinaryIO, offset: int, size: int) -> None:
+        self._fh, self._offset, self._size, self._pos = fh, offset, size, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        base = {0: 0, 1: self._pos, 2: self._size}[whence]
+        self._pos = max(0, min(base + pos, self._size))
+        return self._pos
+
+    def readinto(self, buf: memoryview) -> int:  # type: ignore[override]
+        n = min(len(buf), self._size - self._pos)
+        if n <= 0:
+            return 0
+        self._fh.seek(self._offset + self._pos)
+        data = self._fh.read(n)
+        buf[: len(data)] = data
+        self._pos += len(data)
+        return len(data)
 
 
 class LayerStore:
@@ -197,43 +238,45 @@ class LayerStore:
 
     def _stream(self, raw: BinaryIO, tmp: Path, layer: LayerSource, what: str
                 ) -> tuple[list[Member], int, int, str, int, bool]:
+        if layer.region is not None and not is_compressed(_head(layer.region)):
+            # stored uncompressed in one run of a host file: verify it there (one hashing
+            # pass), list its members by seeking over their data, copy nothing
+            size, diff_id = verify_region(layer, what)
+            path, offset, length = layer.region
+            with open(path, "rb") as fh, tarfile.open(
+                    fileobj=_Region(fh, offset, length), mode="r:", errorlevel=2) as tf:
+                members, skipped, file_bytes = self._members(tf, what)
+            return members, skipped, file_bytes, diff_id, size, True
         ls = LayerStream.open(raw, layer, self.limits, what)
-        # stored uncompressed in one run of a host file: read it there later, copy nothing
-        in_place = layer.region is not None and not ls.compressed
-        with contextlib.ExitStack() as stack:
-            if in_place:
-                buffered = io.BufferedReader(ls.stream, _CHUNK)  # type: ignore[arg-type]
-            else:
-                out = stack.enter_context(open(tmp, "wb"))
-                buffered = io.BufferedReader(_Tee(ls.stream, out), _CHUNK)
-            result = self._members(buffered, ls, layer, what)
-        return (*result, in_place)
+        with open(tmp, "wb") as out:
+            buffered = io.BufferedReader(_Tee(ls.stream, out), _CHUNK)
+            with tarfile.open(fileobj=buffered, mode="r|", errorlevel=2) as tf:
+                members, skipped, file_bytes = self._members(tf, what)
+            while buffered.read(_CHUNK):  # the end-of-archive padding still counts
+                pass
+            ls.finish(layer, what)
+        content = ls.content
+        diff_id = f"{content.hash.name}:{content.hash.hexdigest()}"
+        return members, skipped, file_bytes, diff_id, content.count, False
 
-    def _members(self, buffered: io.BufferedReader, ls: LayerStream, layer: LayerSource,
-                 what: str) -> tuple[list[Member], int, int, str, int]:
+    def _members(self, tf: tarfile.TarFile, what: str) -> tuple[list[Member], int, int]:
         members: list[Member] = []
         skipped = 0
         file_bytes = 0
-        with tarfile.open(fileobj=buffered, mode="r|", errorlevel=2) as tf:
-            for m in tf:
-                if len(members) + skipped >= self.limits.max_members:
-                    raise LimitExceededError(f"{what}: more than {self.limits.max_members} entries")
-                entry = self._member(tf, m, what)
-                if entry is None:
-                    skipped += 1
-                    continue
-                if entry.kind == FILE:
-                    file_bytes += entry.size
-                    if file_bytes > self.limits.max_total_bytes:
-                        raise LimitExceededError(
-                            f"{what}: image content exceeds {self.limits.max_total_bytes} bytes")
-                members.append(entry)
-        while buffered.read(_CHUNK):  # the end-of-archive padding still counts
-            pass
-        ls.finish(layer, what)
-        content = ls.content
-        diff_id = f"{content.hash.name}:{content.hash.hexdigest()}"
-        return members, skipped, file_bytes, diff_id, content.count
+        for m in tf:
+            if len(members) + skipped >= self.limits.max_members:
+                raise LimitExceededError(f"{what}: more than {self.limits.max_members} entries")
+            entry = self._member(tf, m, what)
+            if entry is None:
+                skipped += 1
+                continue
+            if entry.kind == FILE:
+                file_bytes += entry.size
+                if file_bytes > self.limits.max_total_bytes:
+                    raise LimitExceededError(
+                        f"{what}: image content exceeds {self.limits.max_total_bytes} bytes")
+            members.append(entry)
+        return members, skipped, file_bytes
 
     def _member(self, tf: tarfile.TarFile, m: tarfile.TarInfo, what: str) -> Member | None:
         name = m.name

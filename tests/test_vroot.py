@@ -226,3 +226,19 @@ def test_compressed_layer_in_an_archive_is_copied_uncompressed(tmp_path: Path) -
                          open=source.open, region=source.region)
     rl = LayerStore(tmp_path / "blobs").get(source, "img")
     assert not rl.in_place and rl.blob.parent == tmp_path / "blobs" and rl.blob.read_bytes() == raw
+
+
+def test_in_place_layer_is_verified_before_use(tmp_path: Path) -> None:
+    import dataclasses
+
+    from auditor.errors import DigestMismatchError
+
+    member = _tar([("f", "file", "data")])
+    _, source = _archive_with(tmp_path, member)
+    wrong = dataclasses.replace(source, diff_id="sha256:" + "1" * 64)
+    with pytest.raises(DigestMismatchError, match="content hashes to"):
+        LayerStore(tmp_path / "b1").get(wrong, "img")
+    short = dataclasses.replace(source, region=(source.region[0], source.region[1],
+                                                source.region[2] - 512))
+    with pytest.raises(AuditorError):  # a region cut short: never read past it
+        LayerStore(tmp_path / "b2").get(short, "img")
