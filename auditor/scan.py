@@ -15,6 +15,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
@@ -30,7 +31,6 @@ from .licenses.curations import Curations
 from .licenses.curations import load as load_curations
 from .licenses.listversion import LICENSE_LIST_VERSION
 from .model import Image, ImageSource, Inventory
-from .sources import diskimage
 from .sources.base import OpenContext, parse_json
 from .sources.blobs import compression_of, looks_like_tar
 from .sources.compressed import decompress
@@ -38,6 +38,9 @@ from .sources.daemon import is_daemon_ref, open_daemon
 from .sources.discover import Discovery, Found, dedupe, discover, open_path
 from .sources.rootfs import detect_architecture
 from .unpack import Limits, extract_tarball
+
+if TYPE_CHECKING:
+    from .sources import diskimage
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +116,8 @@ def _discover_target(target: str, work: Path, options: ScanOptions
                 ctx.architecture), None
         root = path
     elif path.is_file():
+        from .sources import diskimage  # built OS images: only a file target can be one
+
         ctx = OpenContext(root=None, architecture=options.architecture or host_architecture(),
                           scratch=work / "decompressed")
         direct = open_path(path, ctx) if looks_like_tar(path) else None

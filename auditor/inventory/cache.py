@@ -34,7 +34,8 @@ from ..model import SCHEMA_VERSION, Image
 
 log = logging.getLogger(__name__)
 
-ENTRY_VERSION = "1"
+ENTRY_VERSION = "2"  # 2: the checksum covers the image body as written
+_BODY = b', "image": '
 MAX_ENTRY_BYTES = 256 << 20
 MIRROR_TIMEOUT = 10  # seconds per request
 ENV_MIRRORS = "CONTAINER_AUDIT_CACHE_MIRRORS"
@@ -105,15 +106,16 @@ class InventoryCache:
     def put(self, image: Image, fingerprint: str) -> None:
         from .schema import image_to_dict
 
-        body = image_to_dict(image)
-        digest = hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode())
-        doc = {"sha256": digest.hexdigest(), "fingerprint": fingerprint, "image": body}
+        body = json.dumps(image_to_dict(image), sort_keys=True, ensure_ascii=False).encode()
+        head = json.dumps({"sha256": hashlib.sha256(body).hexdigest(),
+                           "fingerprint": fingerprint}).encode()
+        data = head[:-1] + _BODY + body + b"}"  # one JSON document; the body kept verbatim
         path = self._path(self.key(image.config_digest))
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".entry-", suffix=".tmp")
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(doc, fh, ensure_ascii=False)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
             os.replace(tmp, path)
         except OSError as exc:  # a read-only or full cache never fails an audit
             log.warning("cannot write cache entry %s (%s)", path, exc)
@@ -140,14 +142,19 @@ class InventoryCache:
 
 def _check_entry(raw: bytes, config_digest: str, from_dict, where: str  # type: ignore[no-untyped-def]
                  ) -> tuple[Image, str]:
-    doc = json.loads(raw)
-    body = json.dumps(doc["image"], sort_keys=True, ensure_ascii=False).encode()
-    if hashlib.sha256(body).hexdigest() != doc["sha256"]:
+    """The entry's image, once its body hashes to the recorded sha256 (checked on the bytes
+    as stored: no re-serialisation)."""
+    cut = raw.find(_BODY)
+    if cut < 0 or not raw.endswith(b"}"):
+        raise ValueError("not an entry of this format")
+    head = json.loads(raw[:cut] + b"}")
+    body = raw[cut + len(_BODY):-1]
+    if hashlib.sha256(body).hexdigest() != head.get("sha256"):
         raise ValueError("checksum mismatch")
-    image = from_dict(doc["image"], where)
+    image = from_dict(json.loads(body), where)
     if image.config_digest != config_digest:
         raise ValueError("entry is for another image")
-    return image, str(doc.get("fingerprint", ""))
+    return image, str(head.get("fingerprint", ""))
 
 
 def _read_mirror(where: str) -> bytes | None:
