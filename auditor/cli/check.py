@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,9 @@ from .outputs import parse_outputs
 from .scan import cache_options, progress
 
 FORMATS = ("table", "json", "inventory")
-PRESETS = Path(__file__).resolve().parents[2] / "policies"
+# the shipped presets: the checkout's policies/, else the installed copy (data files)
+PRESET_DIRS = (Path(__file__).resolve().parents[2] / "policies",
+               Path(sys.prefix) / "share" / "container-audit" / "policies")
 
 
 def resolve_policy(value: str) -> Path:
@@ -30,10 +33,11 @@ def resolve_policy(value: str) -> Path:
     p = Path(value)
     if p.exists() or "/" in value or value.endswith((".yaml", ".yml")):
         return p
-    preset = PRESETS / f"{value}.yaml"
-    if preset.exists():
-        return preset
-    known = ", ".join(sorted(x.stem for x in PRESETS.glob("*.yaml"))) or "none"
+    for presets in PRESET_DIRS:
+        preset = presets / f"{value}.yaml"
+        if preset.is_file():
+            return preset
+    known = ", ".join(sorted({x.stem for d in PRESET_DIRS for x in d.glob("*.yaml")})) or "none"
     raise PolicyError(f"{value}: no such policy file or preset (presets: {known})")
 
 
