@@ -107,7 +107,7 @@ class Bench:
         w = max(len(r[0]) for r in self.rows)
         print(f"{'input'.ljust(w)}  {'ours s':>8}  {'vs':>8}  {'base s':>8}  {'ratio':>6}")
         for label, ours, base, name in self.rows:
-            ratio = f"{ours / base:6.2f}" if base else "     -"
+            ratio = f"{ours / base:6.3f}" if base else "     -"
             base_s = f"{base:8.2f}" if base else "       -"
             print(f"{label.ljust(w)}  {ours:8.2f}  {name:>8}  {base_s}  {ratio}")
         print(f"(median of {RUNS} runs; syft = syft alone on the same archive(s), summed; "
