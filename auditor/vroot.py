@@ -110,15 +110,19 @@ class VirtualRoot:
         elif m.kind == SYMLINK:
             parent.entries[base] = [Node(SYMLINK, target=m.link), index]
         elif m.kind == HARDLINK:
-            source = self._get(self._resolve(m.link, follow_final=False))
+            source_parts = self._resolve(m.link, follow_final=False)
+            source = self._get(source_parts)
+            link = f"hard link {'/'.join(m.parts)!r} -> {m.link!r}"
             if source is None:
-                raise InputError(f"{what}: hard link {'/'.join(m.parts)!r} -> {m.link!r}: "
-                                 "target does not exist")
+                raise InputError(f"{what}: {link}: target does not exist")
             if source[0].kind == DIR:
-                raise UnsafeInputError(
-                    f"{what}: hard link {'/'.join(m.parts)!r} -> {m.link!r} is a directory")
+                raise UnsafeInputError(f"{what}: {link} is a directory")
             if old is not None and old[0] is source[0]:
                 return
+            here = [*self._resolve(list(m.parts[:-1])), base]
+            if old is not None and old[0].kind == DIR and source_parts[:len(here)] == here:
+                # inside the directory this entry replaces: gone with it, as on disk
+                raise InputError(f"{what}: {link}: target does not exist")
             parent.entries[base] = [source[0], index]
 
     def _whiteout(self, m: Member, index: int) -> None:
