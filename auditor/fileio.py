@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import BinaryIO
 
 from .errors import InputError
 
@@ -30,3 +31,16 @@ def atomic_write(path: Path, data: bytes | str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def copy_exactly(src: BinaryIO, dst: BinaryIO, size: int, chunk: int = 1 << 20) -> int:
+    """Copy `size` bytes from `src` to `dst`; returns how many there were (fewer: `src`
+    ended early, which the caller reports as truncation in its own terms)."""
+    done = 0
+    while done < size:
+        data = src.read(min(chunk, size - done))
+        if not data:
+            break
+        dst.write(data)
+        done += len(data)
+    return done

@@ -16,22 +16,16 @@ once per run, whichever thread gets there first; the others wait for it.
 
 from __future__ import annotations
 
-import errno
-import hashlib
 import io
-import lzma
 import os
 import tarfile
 import threading
-import zlib
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-import zstandard
-
-from .errors import InputError, LimitExceededError, ToolError, UnsafeInputError
+from .errors import LimitExceededError, UnsafeInputError
 from .model import Layer, LayerSource
 from .rootpath import split
 from .unpack import (
@@ -42,6 +36,7 @@ from .unpack import (
     Limits,
     _head,
     is_compressed,
+    layer_errors,
     verify,
     verify_region,
 )
@@ -205,30 +200,14 @@ class LayerStore:
         what = f"{what}: layer {layer.diff_id[:19]}…" if layer.diff_id else what
         if layer.description:
             what += f" ({layer.description})"
-        self.blob_dir.mkdir(parents=True, exist_ok=True)
-        tmp = self.blob_dir / f".reading-{threading.get_ident()}-{os.getpid()}"
-        try:
-            with layer.open() as raw:
-                members, skipped, file_bytes, diff_id, size, in_place = self._stream(
-                    raw, tmp, layer, what)
-            if in_place:
-                assert layer.region is not None
-                blob, offset = Path(layer.region[0]), layer.region[1]
+        with layer_errors(what, self.blob_dir):
+            if layer.region is not None and not is_compressed(_head(layer.region)):
+                members, skipped, file_bytes, diff_id, size = self._in_place(layer.region,
+                                                                             layer, what)
+                blob, offset, in_place = Path(layer.region[0]), layer.region[1], True
             else:
-                blob, offset = self.blob_dir / diff_id.replace(":", "-"), 0
-                os.replace(tmp, blob)
-        except (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError, zstandard.ZstdError) as exc:
-            raise InputError(f"{what}: truncated or corrupt layer ({exc or type(exc).__name__})"
-                             ) from None
-        except OSError as exc:
-            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-                raise ToolError(f"{what}: the work dir {self.blob_dir} is full ({exc.strerror})"
-                                ) from None
-            if isinstance(exc, (FileNotFoundError, PermissionError)) and exc.filename:
-                raise InputError(f"{what}: cannot read {exc.filename}: {exc.strerror}") from None
-            raise InputError(f"{what}: truncated or corrupt layer ({exc})") from None
-        finally:
-            tmp.unlink(missing_ok=True)
+                members, skipped, file_bytes, diff_id, size, blob = self._copied(layer, what)
+                offset, in_place = 0, False
         with self._lock:
             self.reads += 1
         out_layer = Layer(diff_id=layer.diff_id or diff_id, digest=layer.digest or diff_id,
@@ -236,28 +215,38 @@ class LayerStore:
         return ReadLayer(layer=out_layer, blob=blob, members=tuple(members), skipped=skipped,
                          file_bytes=file_bytes, offset=offset, in_place=in_place)
 
-    def _stream(self, raw: BinaryIO, tmp: Path, layer: LayerSource, what: str
-                ) -> tuple[list[Member], int, int, str, int, bool]:
-        if layer.region is not None and not is_compressed(_head(layer.region)):
-            # stored uncompressed in one run of a host file: verify it there (one hashing
-            # pass), list its members by seeking over their data, copy nothing
-            size, diff_id = verify_region(layer, what)
-            path, offset, length = layer.region
-            with open(path, "rb") as fh, tarfile.open(
-                    fileobj=_Region(fh, offset, length), mode="r:", errorlevel=2) as tf:
-                members, skipped, file_bytes = self._members(tf, what)
-            return members, skipped, file_bytes, diff_id, size, True
-        ls = LayerStream.open(raw, layer, self.limits, what)
-        with open(tmp, "wb") as out:
-            buffered = io.BufferedReader(_Tee(ls.stream, out), _CHUNK)
-            with tarfile.open(fileobj=buffered, mode="r|", errorlevel=2) as tf:
-                members, skipped, file_bytes = self._members(tf, what)
-            while buffered.read(_CHUNK):  # the end-of-archive padding still counts
-                pass
-            ls.finish(layer, what)
-        content = ls.content
-        diff_id = f"{content.hash.name}:{content.hash.hexdigest()}"
-        return members, skipped, file_bytes, diff_id, content.count, False
+    def _in_place(self, region: tuple[str, int, int], layer: LayerSource, what: str
+                  ) -> tuple[list[Member], int, int, str, int]:
+        """Stored uncompressed in one run of a host file: verify it there (one hashing
+        pass), list its members by seeking over their data, copy nothing."""
+        size, diff_id = verify_region(layer, what)
+        path, offset, length = region
+        with open(path, "rb") as fh, tarfile.open(
+                fileobj=_Region(fh, offset, length), mode="r:", errorlevel=2) as tf:
+            members, skipped, file_bytes = self._members(tf, what)
+        return members, skipped, file_bytes, diff_id, size
+
+    def _copied(self, layer: LayerSource, what: str
+                ) -> tuple[list[Member], int, int, str, int, Path]:
+        """Stream the layer once: verify it, list its members and keep its uncompressed tar
+        as a blob of the run (named by its diff_id)."""
+        self.blob_dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.blob_dir / f".reading-{threading.get_ident()}-{os.getpid()}"
+        try:
+            with layer.open() as raw, open(tmp, "wb") as out:
+                ls = LayerStream.open(raw, layer, self.limits, what)
+                buffered = io.BufferedReader(_Tee(ls.stream, out), _CHUNK)
+                with tarfile.open(fileobj=buffered, mode="r|", errorlevel=2) as tf:
+                    members, skipped, file_bytes = self._members(tf, what)
+                while buffered.read(_CHUNK):  # the end-of-archive padding still counts
+                    pass
+                ls.finish(layer, what)
+            diff_id = f"{ls.content.hash.name}:{ls.content.hash.hexdigest()}"
+            blob = self.blob_dir / diff_id.replace(":", "-")
+            os.replace(tmp, blob)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return members, skipped, file_bytes, diff_id, ls.content.count, blob
 
     def _members(self, tf: tarfile.TarFile, what: str) -> tuple[list[Member], int, int]:
         members: list[Member] = []
@@ -312,15 +301,3 @@ class LayerStore:
                 return Member(kind=FILE, parts=parts, size=m.size, data=data)
             return Member(kind=FILE, parts=parts, size=m.size, offset=m.offset_data)
         return None  # device nodes, FIFOs, unknown types
-
-
-def blob_hex(diff_id: str) -> str:
-    return diff_id.partition(":")[2]
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            h.update(chunk)
-    return "sha256:" + h.hexdigest()

@@ -32,6 +32,7 @@ from typing import BinaryIO, Iterable, Iterator
 import zstandard
 
 from .errors import DigestMismatchError, InputError, LimitExceededError, ToolError, UnsafeInputError
+from .fileio import copy_exactly
 from .model import Layer, LayerSource
 from .rootpath import ImageRoot, split
 
@@ -236,6 +237,23 @@ class LayerStream:
             _check(what, "content", self.content.hash, layer.diff_id)
 
 
+@contextmanager
+def layer_errors(what: str, work: Path) -> Iterator[None]:
+    """What reading a layer can raise, as the one-line error naming the layer: corrupt or
+    truncated input (InputError), a full work dir (ToolError)."""
+    try:
+        yield
+    except (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError, zstandard.ZstdError) as exc:
+        raise InputError(f"{what}: truncated or corrupt layer ({exc or type(exc).__name__})"
+                         ) from None
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise ToolError(f"{what}: the work dir {work} is full ({exc.strerror})") from None
+        if isinstance(exc, (FileNotFoundError, PermissionError)) and exc.filename:
+            raise InputError(f"{what}: cannot read {exc.filename}: {exc.strerror}") from None
+        raise InputError(f"{what}: truncated or corrupt layer ({exc})") from None
+
+
 class Squasher:
     """Applies layer tars in order to one directory; one instance per image."""
 
@@ -258,18 +276,8 @@ class Squasher:
         what = f"{self.what}: layer {layer.diff_id[:19]}…" if layer.diff_id else self.what
         if layer.description:
             what += f" ({layer.description})"
-        try:
-            with layer.open() as raw:
-                size = self._apply_stream(raw, layer, index, what)
-        except (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError, zstandard.ZstdError) as exc:
-            raise InputError(f"{what}: truncated or corrupt layer ({exc or type(exc).__name__})") from None
-        except OSError as exc:
-            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-                raise ToolError(f"{what}: the work dir {self.root.root} is full ({exc.strerror})"
-                                ) from None
-            if isinstance(exc, (FileNotFoundError, PermissionError)) and exc.filename:
-                raise InputError(f"{what}: cannot read {exc.filename}: {exc.strerror}") from None
-            raise InputError(f"{what}: truncated or corrupt layer ({exc})") from None
+        with layer_errors(what, self.root.root), layer.open() as raw:
+            size = self._apply_stream(raw, layer, index, what)
         out = Layer(diff_id=layer.diff_id, digest=layer.digest or layer.diff_id,
                     media_type=layer.media_type, size=size)
         self.layers.append(out)
@@ -335,13 +343,8 @@ class Squasher:
             fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW,
                          (m.mode & 0o777) | 0o600)
             with os.fdopen(fd, "wb") as out:
-                remaining = m.size
-                while remaining:
-                    chunk = src.read(min(_CHUNK, remaining))
-                    if not chunk:
-                        raise InputError(f"{what}: member {name!r} is truncated")
-                    out.write(chunk)
-                    remaining -= len(chunk)
+                if copy_exactly(src, out, m.size, _CHUNK) != m.size:
+                    raise InputError(f"{what}: member {name!r} is truncated")
         elif m.issym():
             self._clear(target, image_path)
             os.symlink(m.linkname, target)

@@ -16,7 +16,9 @@ import json
 import os
 from pathlib import Path
 
-from ..layers import ReadLayer, blob_hex
+from ..errors import InputError
+from ..fileio import copy_exactly
+from ..layers import ReadLayer
 
 LAYER_TAR = "application/vnd.oci.image.layer.v1.tar"
 CONFIG = "application/vnd.oci.image.config.v1+json"
@@ -42,16 +44,10 @@ def _copy_region(src: Path, offset: int, size: int, dest: Path) -> None:
                 done += n
         except OSError:  # not supported here: copy through user space
             pass
-        if done < size:
-            fi.seek(offset + done)
-            fo.seek(done)
-            remaining = size - done
-            while remaining:
-                chunk = fi.read(min(1 << 20, remaining))
-                if not chunk:
-                    raise OSError(f"{src}: shorter than its layer")
-                fo.write(chunk)
-                remaining -= len(chunk)
+        fi.seek(offset + done)
+        fo.seek(done)
+        if done + copy_exactly(fi, fo, size - done) != size:
+            raise InputError(f"{src}: shorter than the layer verified in it (changed meanwhile?)")
 
 
 def write_layout(dest: Path, config: bytes, layers: list[ReadLayer]) -> Path:
@@ -60,7 +56,7 @@ def write_layout(dest: Path, config: bytes, layers: list[ReadLayer]) -> Path:
     cfg_digest, cfg_size = _put(blobs, config)
     entries = []
     for rl in layers:
-        hexd = blob_hex(rl.layer.diff_id)
+        hexd = rl.layer.diff_id.partition(":")[2]
         target = blobs / hexd
         if not target.exists():
             if rl.in_place and (rl.offset or os.path.getsize(rl.blob) != rl.layer.size):

@@ -28,10 +28,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 from typing import TypeAlias
 
-import license_expression  # type: ignore[import-untyped]
 from license_expression import (
     LicenseSymbol,
     LicenseWithExceptionSymbol,
@@ -40,6 +38,7 @@ from license_expression import (
 )
 
 from auditor.licenses import aliases
+from auditor.licenses.listversion import LICENSE_LIST_VERSION  # re-exported
 from auditor.model import NOASSERTION, NONE, Sentinel
 
 log = logging.getLogger(__name__)
@@ -62,10 +61,6 @@ class Normalized:
 # --------------------------------------------------------------------------- the SPDX list
 
 _SPDX = get_spdx_licensing()
-
-from .listversion import LICENSE_LIST_VERSION  # noqa: E402 - re-exported
-
-
 
 _DEPRECATED = {k.casefold(): v for k, v in aliases.DEPRECATED.items()}
 _DEPRECATED_EXC = {k.casefold(): v for k, v in aliases.DEPRECATED_EXCEPTIONS.items()}

@@ -52,6 +52,7 @@ from typing import BinaryIO
 import zstandard
 
 from ..errors import InputError, LimitExceededError, ToolError, UnsafeInputError
+from ..fileio import copy_exactly
 from ..rootpath import resolve_parts, split
 from ..unpack import Limits
 from .discover import ARCHIVE_SUFFIXES, CONTAINER_DIRS, MIN_ARCHIVE_BYTES, SKIP_DIRS
@@ -1221,13 +1222,8 @@ class _Cpio(_FileSystem):
             names = [*pending.pop(key, []), *([host] if host is not None else [])]
             first = names[0]
             with open(first, "xb") as fh:
-                remaining = size
-                while remaining:
-                    chunk = data.read(min(_CHUNK, remaining))
-                    if not chunk:
-                        raise InputError(f"{self.what}: member {name!r} is truncated")
-                    fh.write(chunk)
-                    remaining -= len(chunk)
+                if copy_exactly(data, fh, size, _CHUNK) != size:
+                    raise InputError(f"{self.what}: member {name!r} is truncated")
             os.chmod(first, (stat.S_IMODE(mode) & 0o777) | 0o600)
             for other in names[1:]:
                 os.link(first, other)

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import zstandard
 
+from auditor.inventory.cache import fingerprint
 from tests.conftest import run_cli
 
 pytestmark = pytest.mark.fixtures
@@ -80,10 +81,13 @@ def test_warm_cache_trusts_the_unchanged_compressed_file(fixtures, tmp_path: Pat
     rc, err, cold = _scan(target, tmp_path, *args)
     assert rc == 0, err
     assert any((work / "images").iterdir())  # cold: read and catalogued
+    # the entry is tied to the compressed file itself, not to this run's decompressed copy
+    (entry,) = cache.glob("??/*.json")
+    assert json.loads(entry.read_text())["fingerprint"] == fingerprint(target)
     shutil.rmtree(work)
     rc, err, warm = _scan(target, tmp_path, *args)
     assert rc == 0 and warm["images"] == cold["images"]
-    assert not (work / "images").exists()  # neither read nor verified again: same file
+    assert not (work / "images").exists()  # not catalogued again
 
 
 def test_damaged_and_hostile(fixtures, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
