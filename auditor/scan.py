@@ -15,11 +15,11 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import __version__
 from .errors import InputError, LimitExceededError
@@ -33,7 +33,7 @@ from .licenses.listversion import LICENSE_LIST_VERSION
 from .model import Image, ImageSource, Inventory
 from .sources.base import OpenContext, parse_json
 from .sources.blobs import compression_of, looks_like_tar
-from .sources.compressed import decompress
+from .sources.compressed import decompress, is_compressed_rootfs
 from .sources.daemon import is_daemon_ref, open_daemon
 from .sources.discover import Discovery, Found, dedupe, discover, open_path
 from .sources.rootfs import detect_architecture
@@ -122,7 +122,8 @@ def _discover_target(target: str, work: Path, options: ScanOptions
                           scratch=work / "decompressed")
         direct = open_path(path, ctx) if looks_like_tar(path) else None
         tarball = path
-        if direct is None and compression_of(path) and not diskimage.detect(path):
+        if direct is None and compression_of(path) and not diskimage.detect(path) \
+                and not is_compressed_rootfs(path):
             # `docker save | gzip`, or a compressed rootfs tarball: the content says which
             copy = decompress(path, work / "decompressed", target, options.limits)
             if copy is not None and looks_like_tar(copy):

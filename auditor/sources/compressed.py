@@ -14,6 +14,7 @@ import hashlib
 import io
 import lzma
 import os
+import tarfile
 import zlib
 from dataclasses import replace
 from pathlib import Path
@@ -26,6 +27,9 @@ from ..unpack import _CHUNK, Limits, _decompressor, _HashingReader, _Peek, _Rati
 from .base import OpenContext, SourceKind
 from .blobs import compression_of, looks_like_tar
 
+# top-level directories of a root filesystem; an image archive has none of them
+ROOTFS_DIRS = frozenset({"bin", "boot", "dev", "etc", "home", "lib", "lib64", "media", "mnt",
+                         "opt", "proc", "root", "run", "sbin", "srv", "sys", "tmp", "usr", "var"})
 COMPRESSED_SUFFIXES = (".tar.gz", ".tgz", ".tar.zst", ".tar.zstd", ".tar.xz", ".txz",
                        ".tar.bz2", ".tbz2", ".docker.gz", ".oci.gz")
 
@@ -57,6 +61,48 @@ def decompress(path: Path, dest_dir: Path, what: str, limits: Limits = Limits())
     finally:
         tmp.unlink(missing_ok=True)
     return dest
+
+
+class _Cap(io.RawIOBase):
+    """Ends the stream after `limit` bytes (a look at the start of a file, not a read)."""
+
+    def __init__(self, raw: io.RawIOBase, limit: int) -> None:
+        self._raw, self._left = raw, limit
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf: memoryview) -> int:  # type: ignore[override]
+        if self._left <= 0:
+            return 0
+        data = self._raw.read(min(len(buf), self._left))
+        buf[: len(data)] = data
+        self._left -= len(data)
+        return len(data)
+
+
+def is_compressed_rootfs(path: Path, *, members: int = 64, max_bytes: int = 4 << 20) -> bool:
+    """Whether a compressed tarball is a root filesystem, from its first members only: a
+    rootfs shows `etc/`, `usr/`… at once (`./` first, as Yocto packs it), an image archive
+    never. Lets a `rootfs.tar.zst` target be extracted straight from the compressed file
+    instead of being decompressed to a copy first."""
+    try:
+        with open(path, "rb") as raw:
+            peek = _Peek(raw)  # type: ignore[arg-type]
+            decomp = _decompressor(peek, peek.head)  # type: ignore[arg-type]
+            if decomp is None:
+                return False
+            stream = io.BufferedReader(_Cap(decomp, max_bytes), _CHUNK)  # type: ignore[arg-type]
+            with tarfile.open(fileobj=stream, mode="r|") as tf:
+                for n, m in enumerate(tf):
+                    parts = [c for c in m.name.split("/") if c and c != "."]
+                    if parts and parts[0] in ROOTFS_DIRS:
+                        return True
+                    if n >= members:
+                        break
+    except (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError, zstandard.ZstdError, OSError):
+        pass  # cut short by the cap, or not a tar: not recognisably a rootfs
+    return False
 
 
 def open_compressed(path: Path, ctx: OpenContext, kinds: list[SourceKind]

@@ -106,3 +106,33 @@ def test_damaged_and_hostile(fixtures, tmp_path: Path) -> None:  # type: ignore[
             w.write(b"\0" * (1 << 20))
     r = run_cli("scan", str(bomb), "--no-cache")
     assert r.rc == 2 and "decompression bomb" in r.err, r.err
+
+
+def test_compressed_rootfs_tarball_is_not_copied_first(fixtures, plain, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A `rootfs.tar.zst` (packed from `.`, as Yocto does) is told apart from an image archive
+    by its first members and extracted straight from the compressed file."""
+    import io
+    import tarfile
+
+    from auditor.sources.compressed import is_compressed_rootfs
+
+    root = tmp_path / "root"
+    (root / "usr/share/container-images").mkdir(parents=True)
+    (root / "etc").mkdir()
+    (root / "etc/os-release").write_text("ID=poky\n")
+    shutil.copyfile(fixtures["archives"]["apk"], root / "usr/share/container-images/apk-3.16.tar")
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tf:
+        tf.add(root, arcname=".")
+    ball = tmp_path / "rootfs.tar.zst"
+    ball.write_bytes(COMPRESS["zst"](buf.getvalue()))
+    archive = tmp_path / "apk.tar.gz"
+    archive.write_bytes(COMPRESS["gz"](Path(fixtures["archives"]["apk"]).read_bytes()))
+    assert is_compressed_rootfs(ball) and not is_compressed_rootfs(archive)
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "decompressed").write_text("")  # any decompressed copy would fail the scan
+    rc, err, inv = _scan(ball, tmp_path, "--no-cache", "--work-dir", str(work))
+    assert rc == 0, err
+    assert [i["source"] for i in inv["images"]] == ["/usr/share/container-images/apk-3.16.tar"]
+    assert _packages(inv) == _packages(plain["apk"])
