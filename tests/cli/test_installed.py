@@ -25,8 +25,13 @@ def test_wheel_install_finds_presets_and_templates(tmp_path: Path) -> None:
     purelib = Path(subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()"
                                    "['purelib'])"], check=True, capture_output=True,
                                   text=True).stdout.strip())
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--prefix",
-                    str(venv), str(wheel)], check=True, capture_output=True, timeout=600)
+    ours = Path(sys.executable).parent / "container-audit"
+    had_ours = ours.exists()
+    # --ignore-installed: pip would otherwise uninstall this environment's own copy first
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps",
+                    "--ignore-installed", "--prefix", str(venv), str(wheel)],
+                   check=True, capture_output=True, timeout=600)
+    assert ours.exists() == had_ours  # the environment running the tests is untouched
     # the dependencies from this environment, but not its editable copy of auditor
     (purelib / "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     code = ("import auditor, json; from auditor.cli.check import resolve_policy; "
