@@ -40,6 +40,8 @@ from .sources.rootfs import detect_architecture
 from .unpack import Limits, extract_tarball
 
 if TYPE_CHECKING:
+    from .inventory.cache import Hit
+    from .share import SharedBases
     from .sources import diskimage
 
 log = logging.getLogger(__name__)
@@ -62,6 +64,7 @@ class ScanOptions:
     cache_dir: Path | None = None  # None: the user's cache dir (CONTAINER_AUDIT_CACHE_DIR)
     use_cache: bool = True
     cache_mirrors: tuple[str, ...] | None = None  # None: $CONTAINER_AUDIT_CACHE_MIRRORS
+    share_bases: bool = True  # one syft scan of a base several images extend (share.py)
 
 
 def work_root() -> str | None:
@@ -153,14 +156,14 @@ def _discover_target(target: str, work: Path, options: ScanOptions
 
 
 def _inventory_one(found: Found, work: Path, options: ScanOptions, curations: Curations,
-                   cache: InventoryCache | None, store: LayerStore,
-                   progress: Progress | None) -> Image:
+                   cache: InventoryCache | None, hit: Hit | None, store: LayerStore,
+                   shared: SharedBases | None, progress: Progress | None) -> Image:
     src = found.image
     name = src.name
     if progress:
         progress("start", name)
     try:
-        image = _inventory_src(src, work, options, cache, store)
+        image = _inventory_src(src, work, options, cache, hit, store, shared)
     finally:
         if not options.keep_work:
             store.release(list(src.layers))
@@ -174,10 +177,10 @@ def _inventory_one(found: Found, work: Path, options: ScanOptions, curations: Cu
 
 
 def _inventory_src(src: ImageSource, work: Path, options: ScanOptions,
-                   cache: InventoryCache | None, store: LayerStore) -> Image:
+                   cache: InventoryCache | None, hit: Hit | None, store: LayerStore,
+                   shared: SharedBases | None) -> Image:
     name = src.name
     fp = fingerprint(Path(src.origin_file)) if src.origin_file else ""
-    hit = cache.get(src.config_digest) if cache is not None else None
     if hit is not None:
         if not (fp and hit.fingerprint == fp):
             # same config, but are these the same layers? check them, unpack nothing
@@ -188,13 +191,14 @@ def _inventory_src(src: ImageSource, work: Path, options: ScanOptions,
                         manifest_digest=src.manifest_digest, source=src.source,
                         embedding=src.embedding)
     else:
-        image = _catalog(src, work, options, store)
+        image = _catalog(src, work, options, store, shared)
         if cache is not None:
             cache.put(image, fp)
     return image
 
 
-def _catalog(src: ImageSource, work: Path, options: ScanOptions, store: LayerStore) -> Image:
+def _catalog(src: ImageSource, work: Path, options: ScanOptions, store: LayerStore,
+             shared: SharedBases | None = None) -> Image:
     """Read, verify and catalog one image: the expensive part the cache saves."""
     # imported here: a warm re-audit (every image in the cache) never needs them
     from .inventory.catalog import build_packages
@@ -214,7 +218,10 @@ def _catalog(src: ImageSource, work: Path, options: ScanOptions, store: LayerSto
     dest = work / "images" / src.config_digest.replace(":", "-")
     if dest.exists():
         shutil.rmtree(dest)
-    if src.syft_ref and all(rl.in_place for rl in read):
+    doc = shared.doc_for(src, tree, read) if shared is not None else None
+    if doc is not None:
+        pass  # the scan of its base, which its top layers cannot change (share.py)
+    elif src.syft_ref and all(rl.in_place for rl in read):
         # a single-image archive, every layer verified where it lies: syft reads it there
         doc = syft.scan_archive(src.syft_ref, work=dest, name=name, timeout=options.syft_timeout)
     else:
@@ -259,10 +266,24 @@ def scan(target: str, options: ScanOptions = ScanOptions(),
         store = LayerStore(work / "blobs", limits=options.limits)
         for f in found.images:
             store.expect(list(f.image.layers))
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
-            images = list(pool.map(
-                lambda f: _inventory_one(f, work, options, curations, cache, store, progress),
-                found.images))
+        hits = {f.image.config_digest: cache.get(f.image.config_digest)
+                for f in found.images} if cache is not None else {}
+        misses = [f.image for f in found.images if hits.get(f.image.config_digest) is None]
+        shared = None
+        if options.share_bases and len(misses) > 1:
+            from .share import SharedBases
+            shared = SharedBases(misses, store=store, work=work, timeout=options.syft_timeout,
+                                 keep_work=options.keep_work)
+        try:
+            with ThreadPoolExecutor(max_workers=jobs) as pool:
+                images = list(pool.map(
+                    lambda f: _inventory_one(f, work, options, curations, cache,
+                                             hits.get(f.image.config_digest), store, shared,
+                                             progress),
+                    found.images))
+        finally:
+            if shared is not None:
+                shared.close()
         if info is not None:
             images = [replace(i, stored_at=info.where(i.source)) for i in images]
     finally:

@@ -14,7 +14,7 @@ rootpath.ImageRoot): `read_bytes`, `real_path`, `identity`, `is_symlink`, `layer
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from .errors import InputError, UnsafeInputError
@@ -153,6 +153,11 @@ class VirtualRoot:
             return None
         return self.read_layers[entry[1]].layer.diff_id
 
+    def kind_of(self, path: str) -> str | None:
+        """DIR, FILE or SYMLINK at `path` taken literally (no link followed); None if absent."""
+        entry = self._get(split(path))
+        return entry[0].kind if entry is not None else None
+
     def identity(self, path: str) -> object | None:
         """What the file behind `path` is, like (st_dev, st_ino): hard links share it."""
         entry = self._get(self._resolve(path))
@@ -167,7 +172,10 @@ class VirtualRoot:
         entry = self._get(self._resolve(path))
         if entry is None or entry[0].kind != FILE:
             return None
-        node = entry[0]
+        return self.node_bytes(entry[0], path, limit=limit)
+
+    def node_bytes(self, node: Node, path: str, *, limit: int = 16 << 20) -> bytes:
+        """The first `limit` bytes of the regular file `node` (found at `path`)."""
         if node.data is not None:
             return node.data[:limit]
         rl = self.read_layers[node.layer]
@@ -177,6 +185,19 @@ class VirtualRoot:
         if len(data) < min(node.size, limit):
             raise InputError(f"{self.what}: {path}: layer blob is shorter than its tar header says")
         return data
+
+    def walk(self) -> Iterator[tuple[str, Node, int]]:
+        """Every entry below the root as (path, node, index of the layer that wrote it),
+        each directory before what it holds."""
+        stack: list[tuple[str, Node]] = [("", self.root)]
+        while stack:
+            prefix, node = stack.pop()
+            for name in sorted(node.entries, reverse=True):
+                child, index = node.entries[name]
+                path = f"{prefix}/{name}"
+                yield path, child, index
+                if child.kind == DIR:
+                    stack.append((path, child))
 
     def files(self) -> dict[str, str]:
         """Every non-directory path → its kind and (symlinks) target; for tests."""

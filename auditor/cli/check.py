@@ -119,7 +119,7 @@ def check(target: str | None, inventory_file: Path | None, policy_name: str | No
           fail_on: str,
           curation_files: tuple[Path, ...], outputs: tuple[str, ...], arch: str,
           work_dir: Path | None, today_value: str, cache_dir: Path | None,
-          cache_mirrors: tuple[str, ...], no_cache: bool) -> int:
+          cache_mirrors: tuple[str, ...], no_cache: bool, no_shared_base: bool) -> int:
     """Judge the licenses of every embedded image against a policy.
 
     Exit 0: nothing at or above --fail-on; 1: violations; 2: could not audit.
@@ -141,7 +141,8 @@ def check(target: str | None, inventory_file: Path | None, policy_name: str | No
         inv = run_scan(target, ScanOptions(work_dir=work_dir, architecture=arch,
                                            curations=curation_files, cache_dir=cache_dir,
                                            cache_mirrors=cache_mirrors,
-                                           use_cache=not no_cache), progress())
+                                           use_cache=not no_cache,
+                                           share_bases=not no_shared_base), progress())
     judged, doc, failed = judge(inv, policy, sources, fail_on=fail_on, day=today(today_value))
     for fmt, path in plan:
         if fmt == "json":

@@ -151,7 +151,7 @@ def audit(target: str, policy_name: str | None, incompatible_license: str,
           curation_files: tuple[Path, ...], sbom_path: Path | None, output_dir: Path,
           arch: str, work_dir: Path | None, today_value: str, baseline_file: Path | None,
           cache_dir: Path | None,
-          cache_mirrors: tuple[str, ...], no_cache: bool) -> int:
+          cache_mirrors: tuple[str, ...], no_cache: bool, no_shared_base: bool) -> int:
     """All in one: scan → check → merge → inventory, verdicts and SBOMs in --output-dir.
 
     The exit code is the check's: 0 pass, 1 violations, 2 could not audit.
@@ -165,7 +165,8 @@ def audit(target: str, policy_name: str | None, incompatible_license: str,
     inv = run_scan(target, ScanOptions(work_dir=work_dir, architecture=arch,
                                        curations=curation_files, cache_dir=cache_dir,
                                        cache_mirrors=cache_mirrors,
-                                       use_cache=not no_cache), progress())
+                                       use_cache=not no_cache,
+                                       share_bases=not no_shared_base), progress())
     judged, doc, failed = judge(inv, policy, sources, fail_on=fail_on, day=today(today_value))
     created = doc["created"]
     files: dict[str, bytes] = {

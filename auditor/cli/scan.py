@@ -18,7 +18,11 @@ FORMATS = ("table", "json")
 
 
 def cache_options(f):  # type: ignore[no-untyped-def]
-    """--cache-dir / --cache-mirror / --no-cache, shared by every command that scans."""
+    """--cache-dir / --cache-mirror / --no-cache / --no-shared-base, shared by every
+    command that scans."""
+    f = click.option("--no-shared-base", is_flag=True,
+                     help="Scan every image whole, even where its top layers cannot change "
+                          "what a scan of the base it shares with other images finds.")(f)
     f = click.option("--cache-mirror", "cache_mirrors", multiple=True, metavar="DIR|URL",
                      envvar="CONTAINER_AUDIT_CACHE_MIRRORS",
                      help="Read-only cache of another machine (a directory or an http(s):// "
@@ -66,7 +70,7 @@ def progress():  # type: ignore[no-untyped-def]
 @cache_options
 def scan(target: str, outputs: tuple[str, ...], arch: str, work_dir: Path | None,
          keep_work: bool, jobs: int, curation_files: tuple[Path, ...], cache_dir: Path | None,
-         cache_mirrors: tuple[str, ...], no_cache: bool) -> int:
+         cache_mirrors: tuple[str, ...], no_cache: bool, no_shared_base: bool) -> int:
     """Find every container image embedded in TARGET and list its packages.
 
     TARGET is a root filesystem (directory or .tar[.gz|.bz2|.xz|.zst]), an image archive
@@ -77,7 +81,8 @@ def scan(target: str, outputs: tuple[str, ...], arch: str, work_dir: Path | None
     inv = run_scan(target, ScanOptions(work_dir=work_dir, keep_work=keep_work,
                                        architecture=arch, jobs=jobs, curations=curation_files,
                                        cache_dir=cache_dir, use_cache=not no_cache,
-                                       cache_mirrors=cache_mirrors),
+                                       cache_mirrors=cache_mirrors,
+                                       share_bases=not no_shared_base),
                    progress())
     for fmt, path in plan:
         text = schema.dumps(inv) if fmt == "json" else table.render(inv)

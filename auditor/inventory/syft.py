@@ -140,6 +140,14 @@ def scan_layout(layout: Path, *, work: Path, name: str, timeout: int = DEFAULT_T
     return _scan(f"oci-dir:{layout}", [], work=work, name=name, timeout=timeout)
 
 
+def scan_dir(path: Path, *, work: Path, name: str, timeout: int = DEFAULT_TIMEOUT
+             ) -> dict[str, Any]:
+    """syft-json document for a directory we wrote ourselves (the layer deltas that
+    share.py checks), with the same image catalogers as an image scan."""
+    return _scan(f"dir:{path}", ["--source-version", "0"], work=work, name=name,
+                 timeout=timeout)
+
+
 def scan_archive(ref: str, *, work: Path, name: str, timeout: int = DEFAULT_TIMEOUT
                  ) -> dict[str, Any]:
     """syft-json document for a single-image archive whose layers we have just verified

@@ -19,6 +19,7 @@ import logging
 import re
 import warnings
 from collections.abc import Iterable
+from functools import lru_cache
 from dataclasses import dataclass
 
 from debian.copyright import Copyright
@@ -78,7 +79,7 @@ def parse_copyright(data: bytes, *, common_licenses_hint: Iterable[str] = ()) ->
     except Exception:  # noqa: BLE001 - a broken iterable is a caller bug, not a reason to stop
         hints = ()
     try:
-        return _parse(data, hints)
+        return _parse(data if isinstance(data, (bytes, str)) else bytes(data), hints)
     except Exception as exc:  # noqa: BLE001 - the contract is "never raises"
         log.warning("copyright file could not be read: %s", exc)
         return DebianCopyright(format="free-text", declared=_EMPTY, other=(),
@@ -95,7 +96,10 @@ def _decode(data: bytes | str, problems: list[str]) -> str:
         return bytes(data).decode("latin-1")
 
 
+@lru_cache(maxsize=2048)
 def _parse(data: bytes, hints: tuple[str, ...]) -> DebianCopyright:
+    # memoised: images built on one base share its copyright files, and the result is
+    # a pure function of the bytes (frozen values, safe to hand out twice)
     problems: list[str] = []
     text = _decode(data, problems).replace("\r\n", "\n").replace("\x00", "")
     if not text.strip():
