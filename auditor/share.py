@@ -176,11 +176,13 @@ class SharedBases:
 
     def __init__(self, sources: list[ImageSource], *, store: LayerStore, work: Path,
                  scan_layout: Scan = syft.scan_layout, scan_dir: Scan = syft.scan_dir,
+                 scan_archive: Scan = syft.scan_archive,
                  timeout: int = syft.DEFAULT_TIMEOUT, keep_work: bool = False) -> None:
         self.store = store
         self.work = work / "shared"
         self._scan_layout = scan_layout
         self._scan_dir = scan_dir
+        self._scan_archive = scan_archive
         self.timeout = timeout
         self.keep_work = keep_work
         self.sources = {s.config_digest: s for s in sources}
@@ -253,9 +255,8 @@ class SharedBases:
                 continue
             written[str(len(written))] = digest
             passed[digest] = chain
-        per_chain = Counter(passed.values())
-        passed = {d: c for d, c in passed.items() if per_chain[c] >= 2 or len(
-            self.sources[d].layers) == len(c)}
+        per_chain = Counter(passed.values())  # a base scan for one image is its own scan
+        passed = {d: c for d, c in passed.items() if per_chain[c] >= 2}
         for chain in set(passed.values()):
             self._base(chain)  # start the base scans while the deltas are checked
         if written and any(d in passed for d in written.values()):
@@ -306,18 +307,25 @@ class SharedBases:
         return fut
 
     def _scan_base(self, chain: tuple[str, ...]) -> _Base:
-        src = next(s for d, s in sorted(self.sources.items()) if self.chains.get(d) == chain)
+        users = [s for d, s in sorted(self.sources.items()) if self.chains.get(d) == chain]
+        # an image that is the base itself, in an archive syft can read in place, is read there
+        whole = [s for s in users if len(s.layers) == len(chain) and s.syft_ref]
+        src = (whole or users)[0]
         what = f"{src.source}: image {src.name}"
         read = [self.store.get(l, what) for l in src.layers[:len(chain)]]
-        config = json.dumps({"architecture": src.platform.architecture or "amd64",
-                             "os": src.platform.os or "linux",
-                             "rootfs": {"type": "layers", "diff_ids": list(chain)}},
-                            sort_keys=True).encode()
         dest = self.work / ("base-" + chain[-1].replace(":", "-"))
-        layout = write_layout(dest / "layout", config, read)
         try:
-            doc = self._scan_layout(layout, work=dest, name=f"base of {src.name}",
-                                    timeout=self.timeout)
+            if whole and all(rl.in_place for rl in read):
+                doc = self._scan_archive(src.syft_ref, work=dest, name=src.name,
+                                         timeout=self.timeout)
+            else:
+                config = json.dumps({"architecture": src.platform.architecture or "amd64",
+                                     "os": src.platform.os or "linux",
+                                     "rootfs": {"type": "layers", "diff_ids": list(chain)}},
+                                    sort_keys=True).encode()
+                layout = write_layout(dest / "layout", config, read)
+                doc = self._scan_layout(layout, work=dest, name=f"base of {src.name}",
+                                        timeout=self.timeout)
         finally:
             if not self.keep_work:
                 shutil.rmtree(dest, ignore_errors=True)

@@ -19,8 +19,8 @@ import logging
 import re
 import warnings
 from collections.abc import Iterable
-from functools import lru_cache
 from dataclasses import dataclass
+from functools import lru_cache
 
 from debian.copyright import Copyright
 
