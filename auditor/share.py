@@ -57,8 +57,9 @@ RELEASE_FILES = frozenset({
 CONTENT_MAGIC = (b"\x7fELF", b"MZ", b"\xfe\xed\xfa\xce", b"\xfe\xed\xfa\xcf",
                  b"\xce\xfa\xed\xfe", b"\xcf\xfa\xed\xfe", b"\xca\xfe\xba\xbe",
                  b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08", b"\x00asm")
-MAX_DELTA_FILES = 10_000
-MAX_DELTA_BYTES = 256 << 20
+MAX_DELTA_FILES = 10_000  # per image
+MAX_DELTA_BYTES = 256 << 20  # per image
+MAX_DELTAS_BYTES = 1 << 30  # all images of a run: what the delta scan may write
 
 Scan = Callable[..., dict[str, Any]]
 
@@ -238,6 +239,7 @@ class SharedBases:
         deltas = self.work / "deltas"
         passed: dict[str, tuple[str, ...]] = {}
         written: dict[str, str] = {}  # delta dir name → config digest
+        budget = MAX_DELTAS_BYTES
         for digest, chain in sorted(self.chains.items()):
             src = self.sources[digest]
             upper = src.layers[len(chain):]
@@ -247,17 +249,19 @@ class SharedBases:
             what = f"{src.source}: image {src.name}"
             try:
                 delta = VirtualRoot([self.store.get(l, what) for l in upper], what=what)
-                why = self._materialise(delta, deltas / str(len(written)))
+                why, size = self._materialise(delta, deltas / str(len(written)), budget)
             except InputError as exc:  # e.g. a hard link into the base: the full scan says
-                why = str(exc)
+                why, size = str(exc), 0
             if why:
+                shutil.rmtree(deltas / str(len(written)), ignore_errors=True)  # next one's
                 log.debug("%s: own scan, its top layers hold %s", src.name, why)
                 continue
+            budget -= size
             written[str(len(written))] = digest
             passed[digest] = chain
         per_chain = Counter(passed.values())  # a base scan for one image is its own scan
         passed = {d: c for d, c in passed.items() if per_chain[c] >= 2}
-        for chain in set(passed.values()):
+        for chain in sorted(set(passed.values())):
             self._base(chain)  # start the base scans while the deltas are checked
         if written and any(d in passed for d in written.values()):
             doc = self._scan_dir(deltas, work=self.work / "scan-deltas", name="layer-deltas",
@@ -273,9 +277,9 @@ class SharedBases:
             shutil.rmtree(deltas, ignore_errors=True)
         return frozenset(passed)
 
-    def _materialise(self, delta: VirtualRoot, dest: Path) -> str:
-        """Write the delta's files under `dest` for syft; a reason it cannot be shared
-        instead ("" if it can)."""
+    def _materialise(self, delta: VirtualRoot, dest: Path, budget: int) -> tuple[str, int]:
+        """Write the delta's files under `dest` for syft → ("", bytes written), or a
+        reason it cannot be shared (and what was written anyway)."""
         files = total = 0
         for path, node, _ in delta.walk():
             target = dest / path.lstrip("/")
@@ -283,20 +287,20 @@ class SharedBases:
                 target.mkdir(parents=True, exist_ok=True)
                 continue
             if node.kind == SYMLINK:
-                return f"a symlink ({path})"
+                return f"a symlink ({path})", total
             assert node.kind == FILE
             files += 1
-            total += node.size
-            if files > MAX_DELTA_FILES or total > MAX_DELTA_BYTES:
-                return "more files than a delta check reads"
-            data = delta.node_bytes(node, path, limit=MAX_DELTA_BYTES)
-            if _content_read(data[:4]):
-                return f"a file syft reads by content ({path})"
+            if (files > MAX_DELTA_FILES or total + node.size > MAX_DELTA_BYTES
+                    or total + node.size > budget):
+                return "more than the delta scan reads", total
+            if _content_read(delta.node_bytes(node, path, limit=8)):
+                return f"a file syft reads by content ({path})", total
             target.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
             with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-        return ""
+                delta.copy_node(node, path, fh)
+            total += node.size
+        return "", total
 
     def _base(self, chain: tuple[str, ...]) -> Future[_Base]:
         with self._lock:

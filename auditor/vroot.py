@@ -16,8 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import BinaryIO
 
 from .errors import InputError, UnsafeInputError
+from .fileio import copy_exactly
 from .layers import DIR, FILE, HARDLINK, OPAQUE_ENTRY, SYMLINK, WHITEOUT_ENTRY, Member, ReadLayer
 from .model import Layer
 from .rootpath import resolve_parts, split
@@ -185,6 +187,18 @@ class VirtualRoot:
         if len(data) < min(node.size, limit):
             raise InputError(f"{self.what}: {path}: layer blob is shorter than its tar header says")
         return data
+
+    def copy_node(self, node: Node, path: str, out: BinaryIO) -> None:
+        """Write the whole regular file `node` (found at `path`) to `out`, streamed."""
+        if node.data is not None:
+            out.write(node.data)
+            return
+        rl = self.read_layers[node.layer]
+        with open(rl.blob, "rb") as fh:
+            fh.seek(rl.offset + node.offset)
+            if copy_exactly(fh, out, node.size) != node.size:
+                raise InputError(f"{self.what}: {path}: layer blob is shorter than its tar "
+                                 "header says")
 
     def walk(self) -> Iterator[tuple[str, Node, int]]:
         """Every entry below the root as (path, node, index of the layer that wrote it),

@@ -10,7 +10,8 @@ audited process itself (RUSAGE_SELF, so syft's own memory is apart) and for syft
 Rows:
 - archives and fixture rootfs trees: cold audit (no cache) / sum of syft alone per image;
 - warm re-audit / cold audit (inventory cache), and after touching one archive;
-- 10 images sharing one base layer / 1 such image;
+- 10 images sharing one base layer / 1 such image (and with --no-shared-base, every
+  image scanned whole);
 - a 1 GB ext4 image holding the podman rootfs / the same rootfs as a directory;
 - merging the podman rootfs's containers into OE's real 2,558-element SPDX 3.0.1 image
   SBOM (../shared) / the cold audit of that rootfs;
@@ -236,6 +237,8 @@ def main() -> None:
         t1 = b.ours("scan", str(trees[1]), "-o", f"json={work}/o.json")
         t10 = b.ours("scan", str(trees[10]), "-o", f"json={work}/o.json")
         b.row("10 images sharing a base", t10, t1, "1 image")
+        whole = b.ours("scan", str(trees[10]), "-o", f"json={work}/o.json", "--no-shared-base")
+        b.row("10 images sharing a base, each scanned whole", whole, t1, "1 image")
         shutil.rmtree(work / "shared-10")
 
         # a 1 GB ext4 image of the podman rootfs (plus filler outside the container areas)

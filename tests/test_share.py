@@ -227,3 +227,81 @@ def test_a_base_no_image_is_scanned_from_a_layout_of_its_layers(
         "localhost/conf-a:1", "localhost/conf-b:1"]
     whole = scan(str(tmp_path / "rootfs"), ScanOptions(use_cache=False, share_bases=False))
     assert schema.dumps(shared) == schema.dumps(whole)
+
+
+def _shared_bases(tmp_path: Path, deltas: dict[str, list[tuple]], **scans: Any
+                  ) -> tuple[Any, dict[str, Any]]:
+    """SharedBases over archives of BASE + each delta, with syft replaced by `scans`."""
+    from auditor.share import SharedBases
+    from auditor.sources.base import OpenContext
+    from auditor.sources.docker_archive import open_archive
+
+    srcs = {}
+    for n, entries in deltas.items():
+        path = docker_archive(tmp_path / f"{n}.tar", [layer_tar(BASE), layer_tar(entries)],
+                              tag=f"localhost/{n}:1")
+        (srcs[n],) = open_archive(path, OpenContext(root=tmp_path, architecture="amd64"))
+    store = LayerStore(tmp_path / "blobs", limits=Limits())
+    for s in srcs.values():
+        store.expect(list(s.layers))
+    shared = SharedBases(list(srcs.values()), store=store, work=tmp_path / "work", **scans)
+    return shared, srcs
+
+
+def _routes(shared: Any, srcs: dict[str, Any]) -> dict[str, bool]:
+    out = {}
+    for n, src in srcs.items():
+        read = [shared.store.get(l, n) for l in src.layers]
+        out[n] = shared.doc_for(src, VirtualRoot(read, what=n), read) is not None
+    shared.close()
+    return out
+
+
+def test_deltas_the_checks_cannot_read_get_their_own_scan(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from auditor import share
+
+    monkeypatch.setattr(share, "MAX_DELTA_BYTES", 1000)
+    calls: list[str] = []
+
+    def scan_dir(path: Path, **_: Any) -> dict[str, Any]:
+        calls.append(sorted(p.name for p in path.iterdir()))  # type: ignore[arg-type]
+        return {"artifacts": []}
+
+    shared, srcs = _shared_bases(tmp_path, {
+        "a": [("etc/a.conf", "file", "a")],
+        "b": [("etc/b.conf", "file", "b")],
+        "hardlink": [("etc/passwd-link", "hard", "etc/adduser.conf")],  # into the base
+        "big": [("opt/blob", "file", "x" * 1001)],
+        "wasm": [("opt/m.wasm", "file", b"\x00asm\x01\x00\x00\x00")],
+    }, scan_layout=lambda layout, **_: DOC, scan_dir=scan_dir)
+    assert _routes(shared, srcs) == {"a": True, "b": True, "hardlink": False, "big": False,
+                                     "wasm": False}
+    assert calls == [["0", "1"]]  # one delta scan, of the two deltas that passed
+    assert not (tmp_path / "work" / "shared").exists()
+
+
+def test_what_the_delta_scan_finds_is_scanned_whole(tmp_path: Path) -> None:
+    def scan_dir(path: Path, **_: Any) -> dict[str, Any]:
+        return {"artifacts": [{"name": "x", "locations": [{"path": "/1/opt/x/package.json"}]}]}
+
+    shared, srcs = _shared_bases(tmp_path, {
+        "a": [("etc/a.conf", "file", "a")],
+        "npm": [("opt/x/package.json", "file", '{"name": "x", "version": "1"}')],
+        "c": [("etc/c.conf", "file", "c")],
+    }, scan_layout=lambda layout, **_: DOC, scan_dir=scan_dir)
+    assert _routes(shared, srcs) == {"a": True, "npm": False, "c": True}
+
+
+def test_a_base_scan_failure_fails_the_images_that_wait_for_it(tmp_path: Path) -> None:
+    from auditor.errors import ToolError
+
+    def broken(layout: Path, **_: Any) -> dict[str, Any]:
+        raise ToolError("syft: broken")
+
+    shared, srcs = _shared_bases(tmp_path, {"a": [("etc/a.conf", "file", "a")],
+                                            "b": [("etc/b.conf", "file", "b")]},
+                                 scan_layout=broken,
+                                 scan_dir=lambda path, **_: {"artifacts": []})
+    with pytest.raises(ToolError, match="broken"):
+        _routes(shared, srcs)
