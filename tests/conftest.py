@@ -23,11 +23,19 @@ CACHE = Path(os.environ.get("CONTAINER_AUDIT_FIXTURES", REPO / ".cache" / "fixtu
 SHARED = REPO.parent / "shared"
 IN_CI = os.environ.get("CI", "").lower() == "true"
 FIXTURE_TOOLS = ("podman", "skopeo", "buildah", "debootstrap", "dockerd", "dpkg-deb", "rpm")
-# one inventory cache per test session: tests share it, sessions never do
-os.environ.setdefault("CONTAINER_AUDIT_CACHE_DIR",
-                      tempfile.mkdtemp(prefix="container-audit-test-cache-"))
+# one inventory cache per test session: tests share it, sessions never do; removed at
+# the end of the session that made it
+_OWN_CACHE = ""
+if "CONTAINER_AUDIT_CACHE_DIR" not in os.environ:
+    _OWN_CACHE = os.environ["CONTAINER_AUDIT_CACHE_DIR"] = tempfile.mkdtemp(
+        prefix="container-audit-test-cache-")
 DOCKER_SOCK = os.environ.get("CONTAINER_AUDIT_TEST_DOCKER_SOCK",
                              "/run/container-audit-test/docker.sock")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _OWN_CACHE:
+        shutil.rmtree(_OWN_CACHE, ignore_errors=True)
 
 
 def need(*tools: str) -> None:
