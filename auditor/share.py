@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from .errors import InputError
+from .errors import InputError, ToolError
 from .inventory import syft
 from .inventory.layout import write_layout
 from .layers import DIR, FILE, OPAQUE_ENTRY, SYMLINK, WHITEOUT_ENTRY, LayerStore, ReadLayer
@@ -192,7 +192,6 @@ class SharedBases:
         self._ready: Future[frozenset[str]] | None = None
         self._bases: dict[tuple[str, ...], Future[_Base]] = {}
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="base-scan")
-        self.shared: list[str] = []  # config digests given a base scan's document
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
@@ -212,8 +211,6 @@ class SharedBases:
             log.debug("%s: own scan, its top layers touch %s", src.name, hit)
             return None
         log.debug("%s: catalogued from the scan of its base (%d layers)", src.name, len(chain))
-        with self._lock:
-            self.shared.append(src.config_digest)
         return base.doc
 
     # -- once per run -----------------------------------------------------------------
@@ -252,6 +249,8 @@ class SharedBases:
                 why, size = self._materialise(delta, deltas / str(len(written)), budget)
             except InputError as exc:  # e.g. a hard link into the base: the full scan says
                 why, size = str(exc), 0
+            except OSError as exc:
+                raise ToolError(f"{deltas}: cannot write the layer deltas ({exc})") from None
             if why:
                 shutil.rmtree(deltas / str(len(written)), ignore_errors=True)  # next one's
                 log.debug("%s: own scan, its top layers hold %s", src.name, why)
