@@ -210,7 +210,8 @@ class SharedBases:
         if hit is not None:
             log.debug("%s: own scan, its top layers touch %s", src.name, hit)
             return None
-        log.debug("%s: catalogued from the scan of its base (%d layers)", src.name, len(chain))
+        log.debug("%s: catalogued from the scan of its base (%d of its %d layers)", src.name,
+                  len(chain), len(src.layers))
         return base.doc
 
     # -- once per run -----------------------------------------------------------------
