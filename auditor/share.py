@@ -108,6 +108,13 @@ def footprint(doc: dict[str, Any]) -> Footprint:
             p = _norm(f.get("path") if isinstance(f, dict) else f)
             if p:
                 paths.add(p)
+        if art.get("type") == "deb" and isinstance(art.get("name"), str):
+            # where syft and we look for a package's files even when it has none yet
+            paths.add(str(PurePosixPath("/usr/share/doc", art["name"], "copyright")))
+            for loc in art.get("locations") or ():
+                p = _norm(loc.get("path")) if isinstance(loc, dict) else None
+                if p and PurePosixPath(p).name in ("status", "available"):
+                    loc_dirs.add(str(PurePosixPath(p).parent / "info"))
     return Footprint(paths=frozenset(paths),
                      dirs=frozenset(d for p in paths for d in _ancestors(p)),
                      location_dirs=frozenset(loc_dirs))

@@ -60,6 +60,8 @@ DOC: dict[str, Any] = {"artifacts": [{
                   {"path": "/var/lib/dpkg/info/adduser.list"}],
     "licenses": [{"value": "GPL-2", "locations": [{"path": "/usr/share/doc/adduser/copyright"}]}],
     "metadata": {"files": [{"path": "/usr/sbin/adduser"}, {"path": "/etc/adduser.conf"}]},
+}, {  # no copyright file, no info files
+    "name": "nodoc", "type": "deb", "locations": [{"path": "/var/lib/dpkg/status"}],
 }]}
 BASE = [
     ("usr/", "dir", None), ("usr/lib/", "dir", None), ("lib", "sym", "usr/lib"),
@@ -96,6 +98,9 @@ def _touch(tmp_path: Path, delta: list[tuple]) -> str | None:
     ([("usr/sbin/adduser", "file", "y")], "/usr/sbin/adduser"),
     ([("usr/lib/os-release", "file", "ID=other\n")], "/usr/lib/os-release"),
     ([("lib/", "dir", None), ("lib/x", "file", "x")], "/lib"),  # a directory over a link
+    # where syft would look for a package's copyright or file lists, though it has none
+    ([("usr/share/doc/nodoc/copyright", "file", "x")], "/usr/share/doc/nodoc/copyright"),
+    ([("var/lib/dpkg/info/nodoc.md5sums", "file", "x")], "/var/lib/dpkg/info/nodoc.md5sums"),
     # a file where the base had a directory holding evidence
     ([("usr/share/doc/adduser", "file", "x")], "/usr/share/doc/adduser"),
 ])
