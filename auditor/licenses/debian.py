@@ -15,12 +15,14 @@ maps cleanly. When nothing reliable is found the cataloguer's raw values for the
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
+import threading
 import warnings
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
 
 from debian.copyright import Copyright
 
@@ -79,7 +81,7 @@ def parse_copyright(data: bytes, *, common_licenses_hint: Iterable[str] = ()) ->
     except Exception:  # noqa: BLE001 - a broken iterable is a caller bug, not a reason to stop
         hints = ()
     try:
-        return _parse(data if isinstance(data, (bytes, str)) else bytes(data), hints)
+        return _parse_memo(data if isinstance(data, (bytes, str)) else bytes(data), hints)
     except Exception as exc:  # noqa: BLE001 - the contract is "never raises"
         log.warning("copyright file could not be read: %s", exc)
         return DebianCopyright(format="free-text", declared=_EMPTY, other=(),
@@ -96,10 +98,30 @@ def _decode(data: bytes | str, problems: list[str]) -> str:
         return bytes(data).decode("latin-1")
 
 
-@lru_cache(maxsize=2048)
-def _parse(data: bytes, hints: tuple[str, ...]) -> DebianCopyright:
-    # memoised: images built on one base share its copyright files, and the result is
-    # a pure function of the bytes (frozen values, safe to hand out twice)
+# images built on one base share its copyright files: a parse is remembered by the
+# sha256 of the text (the result is a pure function of it, and frozen), never the text
+_MEMO: OrderedDict[tuple[bytes, tuple[str, ...]], DebianCopyright] = OrderedDict()
+_MEMO_LOCK = threading.Lock()
+_MEMO_SIZE = 4096
+
+
+def _parse_memo(data: bytes | str, hints: tuple[str, ...]) -> DebianCopyright:
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+    key = (hashlib.sha256(raw).digest() + (b"s" if isinstance(data, str) else b"b"), hints)
+    with _MEMO_LOCK:
+        hit = _MEMO.get(key)
+        if hit is not None:
+            _MEMO.move_to_end(key)
+            return hit
+    result = _parse(data, hints)
+    with _MEMO_LOCK:
+        _MEMO[key] = result
+        if len(_MEMO) > _MEMO_SIZE:
+            _MEMO.popitem(last=False)
+    return result
+
+
+def _parse(data: bytes | str, hints: tuple[str, ...]) -> DebianCopyright:
     problems: list[str] = []
     text = _decode(data, problems).replace("\r\n", "\n").replace("\x00", "")
     if not text.strip():

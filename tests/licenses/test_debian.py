@@ -228,3 +228,22 @@ def test_real_free_text_with_hint(package_dbs: Path) -> None:
     tz = require(package_dbs / f"{BUSTER}/main/t/tzdata/stable_copyright").read_bytes()
     result = parse_copyright(tz, common_licenses_hint=["public-domain"])
     assert result.declared.expression == "LicenseRef-public-domain"
+
+
+def test_parses_are_remembered_by_content_and_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Images on one base share copyright files: a text is parsed once, the memory of
+    parses is bounded, and the hints are part of what is remembered."""
+    from auditor.licenses import debian
+
+    monkeypatch.setattr(debian, "_MEMO", type(debian._MEMO)())
+    monkeypatch.setattr(debian, "_MEMO_SIZE", 2)
+    texts = [f"Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\n"
+             f"Files: *\nCopyright: {n}\nLicense: MIT\n".encode() for n in range(3)]
+    first = parse_copyright(texts[0])
+    assert parse_copyright(bytes(bytearray(texts[0]))) is first  # equal bytes, another object
+    assert parse_copyright(bytearray(texts[0])) is first
+    assert first == debian._parse(texts[0], ())  # what a fresh parse gives
+    assert parse_copyright(texts[0], common_licenses_hint=["GPL-2"]) is not first
+    for t in texts:
+        parse_copyright(t)
+    assert len(debian._MEMO) == 2
