@@ -218,15 +218,16 @@ def _catalog(src: ImageSource, work: Path, options: ScanOptions, store: LayerSto
     dest = work / "images" / src.config_digest.replace(":", "-")
     if dest.exists():
         shutil.rmtree(dest)
+    # the scan of its base, when its top layers cannot change what that found (share.py)
     doc = shared.doc_for(src, tree, read) if shared is not None else None
-    if doc is not None:
-        pass  # the scan of its base, which its top layers cannot change (share.py)
-    elif src.syft_ref and all(rl.in_place for rl in read):
-        # a single-image archive, every layer verified where it lies: syft reads it there
-        doc = syft.scan_archive(src.syft_ref, work=dest, name=name, timeout=options.syft_timeout)
-    else:
-        layout = write_layout(dest / "layout", src.config, read)
-        doc = syft.scan_layout(layout, work=dest, name=name, timeout=options.syft_timeout)
+    if doc is None:
+        if src.syft_ref and all(rl.in_place for rl in read):
+            # a single-image archive, every layer verified where it lies: syft reads it there
+            doc = syft.scan_archive(src.syft_ref, work=dest, name=name,
+                                    timeout=options.syft_timeout)
+        else:
+            layout = write_layout(dest / "layout", src.config, read)
+            doc = syft.scan_layout(layout, work=dest, name=name, timeout=options.syft_timeout)
     packages = build_packages(doc, img=tree, layer_of=tree.layer_of,
                               layer_order=[l.diff_id for l in tree.layers])
     packages = declare(packages, tree, tree.layer_of)
@@ -266,16 +267,20 @@ def scan(target: str, options: ScanOptions = ScanOptions(),
         store = LayerStore(work / "blobs", limits=options.limits)
         for f in found.images:
             store.expect(list(f.image.layers))
-        hits = {f.image.config_digest: cache.get(f.image.config_digest)
-                for f in found.images} if cache is not None else {}
-        misses = [f.image for f in found.images if hits.get(f.image.config_digest) is None]
+        digests = [f.image.config_digest for f in found.images]
         shared = None
-        if options.share_bases and len(misses) > 1:
-            from .share import SharedBases
-            shared = SharedBases(misses, store=store, work=work, timeout=options.syft_timeout,
-                                 keep_work=options.keep_work)
         try:
             with ThreadPoolExecutor(max_workers=jobs) as pool:
+                # cache first (a mirror may be remote): the misses are what can share a base
+                hits = (dict(zip(digests, pool.map(cache.get, digests)))
+                        if cache is not None else {})
+                misses = [f.image for f in found.images
+                          if hits.get(f.image.config_digest) is None]
+                if options.share_bases and len(misses) > 1:
+                    from .share import SharedBases
+                    shared = SharedBases(misses, store=store, work=work,
+                                         timeout=options.syft_timeout,
+                                         keep_work=options.keep_work)
                 images = list(pool.map(
                     lambda f: _inventory_one(f, work, options, curations, cache,
                                              hits.get(f.image.config_digest), store, shared,

@@ -180,7 +180,8 @@ def _content_read(head: bytes) -> bool:
 
 
 class SharedBases:
-    """The base scans of one run; thread-safe, each computed once, on first need."""
+    """The delta checks and base scans of one run: thread-safe, each done once, on first
+    need, in a small pool of its own."""
 
     def __init__(self, sources: list[ImageSource], *, store: LayerStore, work: Path,
                  scan_layout: Scan = syft.scan_layout, scan_dir: Scan = syft.scan_dir,
@@ -198,7 +199,8 @@ class SharedBases:
         self._lock = threading.Lock()
         self._ready: Future[frozenset[str]] | None = None
         self._bases: dict[tuple[str, ...], Future[_Base]] = {}
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="base-scan")
+        # one worker checks the deltas while the other starts the base scans
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="share")
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
@@ -224,20 +226,10 @@ class SharedBases:
     # -- once per run -----------------------------------------------------------------
     def _candidates(self) -> frozenset[str]:
         with self._lock:
-            mine = self._ready is None
-            if mine:
-                self._ready = Future()
+            if self._ready is None:
+                self._ready = self._pool.submit(self._check_deltas)
             ready = self._ready
-        assert ready is not None
-        if not mine:
-            return ready.result()
-        try:
-            result = self._check_deltas()
-        except BaseException as exc:
-            ready.set_exception(exc)
-            raise
-        ready.set_result(result)
-        return result
+        return ready.result()
 
     def _check_deltas(self) -> frozenset[str]:
         """Images whose deltas pass the checks of step 2; starts the base scans."""
@@ -252,19 +244,20 @@ class SharedBases:
                 passed[digest] = chain
                 continue
             what = f"{src.source}: image {src.name}"
+            name = str(len(written))
             try:
                 delta = VirtualRoot([self.store.get(l, what) for l in upper], what=what)
-                why, size = self._materialise(delta, deltas / str(len(written)), budget)
+                why, size = self._materialise(delta, deltas / name, budget)
             except InputError as exc:  # e.g. a hard link into the base: the full scan says
                 why, size = str(exc), 0
             except OSError as exc:
                 raise ToolError(f"{deltas}: cannot write the layer deltas ({exc})") from None
             if why:
-                shutil.rmtree(deltas / str(len(written)), ignore_errors=True)  # next one's
+                shutil.rmtree(deltas / name, ignore_errors=True)  # the next delta's place
                 log.debug("%s: own scan, its top layers hold %s", src.name, why)
                 continue
             budget -= size
-            written[str(len(written))] = digest
+            written[name] = digest
             passed[digest] = chain
         per_chain = Counter(passed.values())  # a base scan for one image is its own scan
         passed = {d: c for d, c in passed.items() if per_chain[c] >= 2}
@@ -288,7 +281,7 @@ class SharedBases:
         """Write the delta's files under `dest` for syft → ("", bytes written), or a
         reason it cannot be shared (and what was written anyway)."""
         files = total = 0
-        for path, node, _ in delta.walk():
+        for path, node in delta.walk():
             target = dest / path.lstrip("/")
             if node.kind == DIR:
                 target.mkdir(parents=True, exist_ok=True)
@@ -300,7 +293,7 @@ class SharedBases:
             if (files > MAX_DELTA_FILES or total + node.size > MAX_DELTA_BYTES
                     or total + node.size > budget):
                 return "more than the delta scan reads", total
-            if _content_read(delta.node_bytes(node, path, limit=8)):
+            if _content_read(delta.read_bytes(path, limit=8) or b""):
                 return f"a file syft reads by content ({path})", total
             target.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)

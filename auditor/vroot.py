@@ -14,6 +14,7 @@ rootpath.ImageRoot): `read_bytes`, `real_path`, `identity`, `is_symlink`, `layer
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
@@ -174,58 +175,39 @@ class VirtualRoot:
         entry = self._get(self._resolve(path))
         if entry is None or entry[0].kind != FILE:
             return None
-        return self.node_bytes(entry[0], path, limit=limit)
+        out = io.BytesIO()
+        self.copy_node(entry[0], path, out, limit=limit)
+        return out.getvalue()
 
-    def node_bytes(self, node: Node, path: str, *, limit: int = 16 << 20) -> bytes:
-        """The first `limit` bytes of the regular file `node` (found at `path`)."""
+    def copy_node(self, node: Node, path: str, out: BinaryIO, *, limit: int | None = None
+                  ) -> None:
+        """Write the regular file `node` (found at `path`) to `out`, streamed: all of it,
+        or its first `limit` bytes."""
+        size = node.size if limit is None else min(node.size, limit)
         if node.data is not None:
-            return node.data[:limit]
-        rl = self.read_layers[node.layer]
-        with open(rl.blob, "rb") as fh:
-            fh.seek(rl.offset + node.offset)
-            data = fh.read(min(node.size, limit))
-        if len(data) < min(node.size, limit):
-            raise InputError(f"{self.what}: {path}: layer blob is shorter than its tar header says")
-        return data
-
-    def copy_node(self, node: Node, path: str, out: BinaryIO) -> None:
-        """Write the whole regular file `node` (found at `path`) to `out`, streamed."""
-        if node.data is not None:
-            out.write(node.data)
+            out.write(node.data[:size])
             return
         rl = self.read_layers[node.layer]
         with open(rl.blob, "rb") as fh:
             fh.seek(rl.offset + node.offset)
-            if copy_exactly(fh, out, node.size) != node.size:
+            if copy_exactly(fh, out, size) != size:
                 raise InputError(f"{self.what}: {path}: layer blob is shorter than its tar "
                                  "header says")
 
-    def walk(self) -> Iterator[tuple[str, Node, int]]:
-        """Every entry below the root as (path, node, index of the layer that wrote it),
-        each directory before what it holds."""
+    def walk(self) -> Iterator[tuple[str, Node]]:
+        """Every entry below the root as (path, node), each directory before what it holds."""
         stack: list[tuple[str, Node]] = [("", self.root)]
         while stack:
             prefix, node = stack.pop()
             for name in sorted(node.entries, reverse=True):
-                child, index = node.entries[name]
+                child = node.entries[name][0]
                 path = f"{prefix}/{name}"
-                yield path, child, index
+                yield path, child
                 if child.kind == DIR:
                     stack.append((path, child))
 
     def files(self) -> dict[str, str]:
-        """Every non-directory path → its kind and (symlinks) target; for tests."""
-        out: dict[str, str] = {}
-
-        def walk(node: Node, prefix: str) -> None:
-            for name, (child, _) in node.entries.items():
-                p = f"{prefix}/{name}"
-                if child.kind == DIR:
-                    out[p] = "dir"
-                    walk(child, p)
-                elif child.kind == SYMLINK:
-                    out[p] = "-> " + child.target
-                else:
-                    out[p] = "file"
-        walk(self.root, "")
-        return out
+        """Every path → "dir", "file" or "-> TARGET" (symlinks); for tests."""
+        return {path: "dir" if node.kind == DIR else
+                "-> " + node.target if node.kind == SYMLINK else "file"
+                for path, node in self.walk()}
